@@ -1,0 +1,132 @@
+"""Datasets: counting ones (seed 000), next number mod k (seed 001), binary addition (seed 002).
+
+All generators are pure functions of a ``jax.random`` key, so a training run that builds its
+data from its key is reproducible and vmappable over seeds.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rnn_jax import _checks
+
+Array = jax.Array
+
+#: The 20 x 10 binary sequences printed in seed 000 (``np.random.seed(1)``).
+SEED000_X = np.array(
+    [
+        [0, 1, 0, 0, 0, 0, 0, 0, 0, 1],
+        [0, 1, 0, 1, 0, 1, 0, 1, 0, 0],
+        [1, 1, 0, 1, 1, 1, 0, 0, 0, 1],
+        [0, 0, 1, 1, 1, 0, 1, 1, 0, 1],
+        [1, 1, 0, 1, 0, 0, 1, 0, 0, 0],
+        [0, 1, 0, 0, 0, 0, 1, 0, 1, 1],
+        [0, 0, 1, 0, 0, 1, 1, 1, 1, 1],
+        [1, 0, 0, 1, 0, 0, 1, 0, 1, 1],
+        [1, 1, 1, 0, 0, 1, 0, 1, 1, 1],
+        [0, 1, 0, 1, 0, 0, 1, 1, 0, 1],
+        [0, 1, 1, 0, 1, 1, 0, 1, 1, 1],
+        [0, 0, 1, 1, 0, 1, 1, 1, 1, 0],
+        [0, 0, 0, 0, 1, 1, 1, 1, 0, 0],
+        [1, 1, 1, 0, 1, 0, 1, 0, 1, 1],
+        [1, 0, 0, 0, 0, 0, 0, 1, 1, 0],
+        [0, 1, 1, 0, 0, 1, 0, 1, 1, 1],
+        [0, 0, 1, 1, 0, 0, 0, 0, 1, 1],
+        [0, 1, 1, 0, 1, 1, 1, 0, 0, 0],
+        [1, 0, 1, 0, 0, 1, 0, 1, 1, 1],
+        [0, 0, 1, 1, 1, 1, 0, 0, 1, 1],
+    ],
+    dtype=np.float64,
+)
+#: Seed 000's targets: the number of ones per sequence.
+SEED000_T = SEED000_X.sum(axis=1)
+#: Seed 000's test sequence (five ones).
+SEED000_TEST = np.array([[0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 1, 1]], dtype=np.float64)
+
+
+def counting_ones(key: Array, n: int, length: int, dtype=jnp.float32) -> tuple[Array, Array]:
+    """``n`` uniform binary sequences of ``length`` steps and their counts of ones.
+
+    Returns ``xs`` ``(n, length)`` and ``targets`` ``(n,)``, both ``dtype``.
+    """
+    _checks.check_key("key", key)
+    _checks.check_positive_int("n", n)
+    _checks.check_positive_int("length", length)
+    xs = jax.random.bernoulli(key, 0.5, (n, length)).astype(dtype)
+    return xs, xs.sum(axis=1)
+
+
+def next_number(
+    key: Array, n: int, length: int, vocab: int = 3, *, memory: bool = False
+) -> tuple[Array, Array]:
+    """Token sequences over ``{0..vocab-1}`` and the per-step targets.
+
+    Target ``(x_t + 1) mod vocab`` (seed 001), or with ``memory=True``
+    ``(x_t + x_{t-1}) mod vocab`` (``x_{-1} = 0``), which needs one step of memory.
+    Returns ``tokens`` and ``targets``, both int32 ``(n, length)``.
+    """
+    _checks.check_key("key", key)
+    _checks.check_positive_int("n", n)
+    _checks.check_positive_int("length", length)
+    _checks.check_positive_int("vocab", vocab, minimum=2)
+    tokens = jax.random.randint(key, (n, length), 0, vocab, dtype=jnp.int32)
+    if memory:
+        prev = jnp.pad(tokens[:, :-1], ((0, 0), (1, 0)))
+        return tokens, (tokens + prev) % vocab
+    return tokens, (tokens + 1) % vocab
+
+
+def to_bits(numbers: Array, width: int) -> Array:
+    """Integers ``(...)`` to bits ``(..., width)``, least-significant bit first."""
+    numbers = jnp.asarray(numbers)
+    shifts = jnp.arange(width, dtype=numbers.dtype).reshape((1,) * numbers.ndim + (width,))
+    return (numbers[..., None] >> shifts) & 1
+
+
+def from_bits(bits: Array) -> Array:
+    """Bits ``(..., width)``, least-significant first, to int32 integers ``(...)``."""
+    bits = jnp.asarray(bits).astype(jnp.int32)
+    width = bits.shape[-1]
+    shifts = jnp.arange(width, dtype=jnp.int32).reshape((1,) * (bits.ndim - 1) + (width,))
+    return jnp.sum(bits << shifts, axis=-1)
+
+
+def _check_bits(bits: int) -> int:
+    _checks.check_positive_int("bits", bits)
+    if bits > 30:
+        raise ValueError(f"bits must be <= 30 (sums are held in int32), got {bits}")
+    return bits
+
+
+def addition_data(a: Array, b: Array, bits: int, dtype=jnp.float32) -> tuple[Array, Array]:
+    """Seed 002's encoding of ``a + b``: inputs ``(n, bits+1, 2)``, targets ``(n, bits+1)``.
+
+    Both operands are written with ``bits`` bits, least-significant first, padded with one zero
+    step so the ``bits+1``-bit sum fits.
+    """
+    _check_bits(bits)
+    xs = jnp.stack([to_bits(a, bits + 1), to_bits(b, bits + 1)], axis=-1).astype(dtype)
+    return xs, to_bits(a + b, bits + 1).astype(dtype)
+
+
+def binary_addition(key: Array, n: int, bits: int = 6, dtype=jnp.float32) -> tuple[Array, Array]:
+    """``n`` random pairs of ``bits``-bit numbers (uniform in ``[0, 2**bits)``), as seed 002."""
+    _checks.check_key("key", key)
+    _checks.check_positive_int("n", n)
+    _check_bits(bits)
+    ka, kb = jax.random.split(key)
+    a = jax.random.randint(ka, (n,), 0, 2**bits, dtype=jnp.int32)
+    b = jax.random.randint(kb, (n,), 0, 2**bits, dtype=jnp.int32)
+    return addition_data(a, b, bits, dtype)
+
+
+def all_addition_pairs(bits: int = 6, dtype=jnp.float32) -> tuple[Array, Array]:
+    """Every pair of ``bits``-bit numbers (``4**bits`` of them; 4096 for 6 bits)."""
+    _check_bits(bits)
+    if bits > 10:
+        raise ValueError(f"all_addition_pairs enumerates 4**bits pairs; bits must be <= 10, got {bits}")
+    grid = jnp.arange(2**bits, dtype=jnp.int32)
+    a, b = jnp.meshgrid(grid, grid, indexing="ij")
+    return addition_data(a.ravel(), b.ravel(), bits, dtype)

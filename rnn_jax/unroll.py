@@ -1,0 +1,156 @@
+"""Unrolling a cell over time with :func:`jax.lax.scan`.
+
+Axis convention at the public API: **batch-major** ``xs`` of shape ``(B, T, F)`` like the seeds;
+outputs ``hs`` of shape ``(B, T, H)``. Inside, the input projection ``x_t W_x`` is computed for
+all steps at once (one matmul, written time-major), and the scan runs over time with the cell's
+unbatched core vmapped over the batch.
+
+Variable-length batches: ``mask`` (``(B, T)``, true on real steps) or ``lengths`` (``(B,)``,
+the mask ``t < length``). A padded step leaves the carry unchanged and outputs zeros, so it
+contributes nothing to any loss and its input gets no gradient.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from rnn_jax import _checks
+from rnn_jax.cells import Cell
+
+Array = jax.Array
+
+
+def prepare(cell: Cell, params, xs, carry0, mask, lengths):
+    """Checks the arguments and returns ``(xs, carry0 (B, H)-shaped, mask (B, T) bool | None)``.
+
+    Raises ``ValueError`` naming the argument on a wrong rank, feature size, batch size, mask
+    or carry shape; ``TypeError`` on a dtype that does not match the parameters.
+    """
+    if not isinstance(cell, Cell):
+        raise TypeError(f"cell must be an rnn_jax Cell, got {type(cell).__name__}")
+    w_x = params.w_x
+    hidden = params.w_rec.shape[0]
+    xs = jnp.asarray(xs)
+    _checks.check_rank("xs", xs, 3, "(batch, time, features)")
+    batch, steps, features = xs.shape
+    if batch < 1 or steps < 1:
+        raise ValueError(f"xs must have at least one sequence and one step, got shape {xs.shape}")
+    if features != w_x.shape[0]:
+        raise ValueError(
+            f"xs has {features} features (last axis) but the cell's params.w_x expects "
+            f"{w_x.shape[0]} (xs shape {xs.shape}, w_x shape {w_x.shape})"
+        )
+    if not jnp.issubdtype(xs.dtype, jnp.floating):
+        xs = xs.astype(w_x.dtype)
+    elif xs.dtype != w_x.dtype:
+        raise TypeError(f"xs has dtype {xs.dtype} but the params have dtype {w_x.dtype}")
+
+    if mask is not None and lengths is not None:
+        raise ValueError("give mask or lengths, not both")
+    if lengths is not None:
+        lengths = jnp.asarray(lengths)
+        if lengths.shape != (batch,):
+            raise ValueError(f"lengths must have shape (batch,) = ({batch},), got {lengths.shape}")
+        if not jnp.issubdtype(lengths.dtype, jnp.integer):
+            raise TypeError(f"lengths must be integers, got dtype {lengths.dtype}")
+        mask = jnp.arange(steps)[None, :] < lengths[:, None]
+    if mask is not None:
+        mask = jnp.asarray(mask)
+        if mask.shape != (batch, steps):
+            raise ValueError(
+                f"mask must have shape (batch, time) = ({batch}, {steps}), got {mask.shape}"
+            )
+        mask = mask if mask.dtype == jnp.bool_ else mask != 0
+
+    carry0 = broadcast_carry(cell, carry0, batch, hidden, w_x.dtype)
+    return xs, carry0, mask
+
+
+def broadcast_carry(cell: Cell, carry0, batch: int, hidden: int, dtype):
+    """``carry0`` as a batch of carries: ``None`` -> zeros; ``(H,)`` leaves -> ``(B, H)``."""
+    if carry0 is None:
+        return jax.tree.map(
+            lambda z: jnp.broadcast_to(z, (batch, hidden)), cell.zero_carry(hidden, dtype)
+        )
+    ref = cell.zero_carry(hidden, dtype)
+    if jax.tree.structure(carry0) != jax.tree.structure(ref):
+        raise ValueError(
+            f"carry0 for the {cell.name} cell must have the structure of "
+            f"{jax.tree.structure(ref)}, got {jax.tree.structure(carry0)}"
+        )
+
+    def one(c):
+        c = jnp.asarray(c)
+        if c.shape == (hidden,):
+            return jnp.broadcast_to(c, (batch, hidden))
+        if c.shape == (batch, hidden):
+            return c
+        raise ValueError(
+            f"carry0 must have shape (hidden,) = ({hidden},) or (batch, hidden) = "
+            f"({batch}, {hidden}), got {c.shape}"
+        )
+
+    return jax.tree.map(one, carry0)
+
+
+def _keep(mask_t, new, old):
+    keep = mask_t[:, None]
+    return jax.tree.map(lambda n, o: jnp.where(keep, n, o), new, old)
+
+
+def forward_scan(
+    cell: Cell, params, xs: Array, carry0, mask, reverse: bool, residuals: bool
+) -> tuple[Any, Any]:
+    """The scan itself, on checked arguments.
+
+    Returns ``(carry_T, outs)`` where ``outs`` is ``hs`` time-major ``(T, B, H)``, or with
+    ``residuals=True`` the tuple ``(hs, h_prev, res)`` the hand-written backward needs.
+    """
+    a_x = jnp.einsum("btf,fg->tbg", xs, params.w_x)
+    mask_tm = None if mask is None else mask.T
+    core = jax.vmap(cell.core_fwd, in_axes=(None, 0, 0, 0))
+
+    def body(carry, inp):
+        a_x_t, m_t = inp
+        h_prev = cell.carry_h(carry)
+        new_carry, h, res = core(params, a_x_t, h_prev @ params.w_rec, carry)
+        if m_t is not None:
+            new_carry = _keep(m_t, new_carry, carry)
+            h = jnp.where(m_t[:, None], h, jnp.zeros_like(h))
+        return new_carry, ((h, h_prev, res) if residuals else h)
+
+    return lax.scan(body, carry0, (a_x, mask_tm), reverse=reverse)
+
+
+def unroll(
+    cell: Cell,
+    params,
+    xs: jax.typing.ArrayLike,
+    carry0=None,
+    *,
+    mask: jax.typing.ArrayLike | None = None,
+    lengths: jax.typing.ArrayLike | None = None,
+    reverse: bool = False,
+):
+    """Runs ``cell`` over a batch of sequences; differentiate it with :func:`jax.grad`.
+
+    Args:
+      cell: an :class:`rnn_jax.Cell`.
+      params: the cell's parameters (``params.w_x`` is ``(F, G*H)``).
+      xs: inputs, ``(B, T, F)``, batch-major. Integer/bool inputs are cast to the params' dtype.
+      carry0: initial carry, ``None`` (zeros), or leaves of shape ``(H,)`` (shared, e.g. a
+        learned initial state; its gradient sums over the batch) or ``(B, H)``.
+      mask: ``(B, T)``, true on real steps. Padded steps keep the carry and output zeros.
+      lengths: ``(B,)`` integers, instead of ``mask``.
+      reverse: run from ``t = T-1`` down to ``0`` (outputs stay aligned with ``xs``).
+
+    Returns:
+      ``(hs, carry_T)``: ``hs`` of shape ``(B, T, H)``; the final carry, leaves ``(B, H)``.
+    """
+    xs, carry0, mask = prepare(cell, params, xs, carry0, mask, lengths)
+    carry_T, hs = forward_scan(cell, params, xs, carry0, mask, reverse, residuals=False)
+    return jnp.swapaxes(hs, 0, 1), carry_T

@@ -1,0 +1,16 @@
+"""Test configuration: float64 available, strict dtype promotion, rank promotion raises.
+
+Warnings are errors (pyproject's filterwarnings). Tests that need float32 say so explicitly.
+"""
+
+import jax
+import pytest
+
+jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture
+def key():
+    return jax.random.key(0)

@@ -1,0 +1,90 @@
+"""The seed networks: forward and gradients against the literal NumPy seeds."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import rnn_jax as rj
+from rnn_jax import models, reference, tasks
+
+
+def _numpy_params(p):
+    return {k: np.asarray(getattr(p, k)) for k in reference.PARAM_ORDER}
+
+
+def _random_adder(key, hidden=3):
+    p = models.adder_init(key, hidden, jnp.float64)
+    keys = jax.random.split(jax.random.key(11), len(p))
+    return models.AdderParams(*[a + 0.3 * jax.random.normal(k, a.shape, a.dtype)
+                                for a, k in zip(p, keys)])
+
+
+def test_adder_forward_and_cost_match_seed(key):
+    p = _random_adder(key)
+    xs, ts = tasks.binary_addition(jax.random.key(1), 50, dtype=jnp.float64)
+    logits = models.adder_apply(p, xs)
+    _, _, Z, Y = reference.seed002_forward(_numpy_params(p), np.asarray(xs)[..., :])
+    chex.assert_trees_all_close(logits, Z[..., 0], rtol=1e-12)
+    chex.assert_trees_all_close(
+        models.adder_loss(p, xs, ts), reference.seed002_cost(Y, np.asarray(ts)[..., None]),
+        rtol=1e-10,
+    )
+
+
+@pytest.mark.parametrize("backward", models.BACKWARDS)
+def test_adder_gradients_match_seed_backward(backward, key):
+    p = _random_adder(key, hidden=4)
+    xs, ts = tasks.binary_addition(jax.random.key(2), 40, dtype=jnp.float64)
+    g = jax.grad(models.adder_loss)(p, xs, ts, backward=backward)
+    want = reference.seed002_grads(_numpy_params(p), np.asarray(xs), np.asarray(ts)[..., None])
+    for name in reference.PARAM_ORDER:
+        chex.assert_trees_all_close(getattr(g, name), want[name], rtol=1e-10, atol=1e-14)
+
+
+def test_adder_gradient_check_like_seed(key):
+    """Seed 002's numerical gradient check, on our hand-BPTT gradient."""
+    p = _random_adder(key)
+    xs, ts = tasks.binary_addition(jax.random.key(3), 20, dtype=jnp.float64)
+    f = jax.jit(lambda q: models.adder_loss(q, xs, ts))
+    g = jax.grad(models.adder_loss)(p, xs, ts, backward="bptt")
+    assert rj.check_grad(f, p, g, eps=1e-5, tol=1e-6) <= 1e-6
+
+
+def test_check_grad_catches_a_wrong_gradient(key):
+    p = _random_adder(key)
+    xs, ts = tasks.binary_addition(jax.random.key(3), 20, dtype=jnp.float64)
+    f = jax.jit(lambda q: models.adder_loss(q, xs, ts))
+    g = jax.grad(f)(p)
+    bad = g._replace(w_rec=g.w_rec.T)  # the seed-001 kind of mistake
+    with pytest.raises(AssertionError, match="gradient check failed"):
+        rj.check_grad(f, p, bad, eps=1e-5)
+
+
+def test_counter_is_the_seed000_recurrence():
+    p = models.counter_init(0.7, 1.1, jnp.float64)
+    S = reference.seed000_forward_states(tasks.SEED000_X, 0.7, 1.1)
+    chex.assert_trees_all_close(models.counter_apply(p, tasks.SEED000_X), S[:, -1], rtol=1e-12)
+    g = jax.grad(models.counter_loss)(p, tasks.SEED000_X, tasks.SEED000_T)
+    grad_out = 2.0 * (S[:, -1] - tasks.SEED000_T)
+    (gx, gr), _ = reference.seed000_backward_gradient(tasks.SEED000_X, S, grad_out, 1.1)
+    chex.assert_trees_all_close((g.w_x[0, 0], g.w_rec[0, 0]), (gx, gr), rtol=1e-12)
+
+
+@pytest.mark.parametrize("scheme", ["glorot", "normal"])
+def test_tagger_shapes_and_paths_agree(scheme, key):
+    p = models.tagger_init(key, 3, 7, scheme=scheme, dtype=jnp.float64)
+    tokens, targets = tasks.next_number(jax.random.key(1), 4, 10)
+    logits = models.tagger_apply(p, tokens)
+    chex.assert_shape(logits, (4, 10, 3))
+    g1 = jax.grad(models.tagger_loss)(p, tokens, targets)
+    g2 = jax.grad(models.tagger_loss)(p, tokens, targets, backward="bptt")
+    chex.assert_trees_all_close(g1, g2, rtol=1e-10, atol=1e-13)
+
+
+def test_unknown_backward_and_scheme(key):
+    with pytest.raises(ValueError, match="backward"):
+        models.get_unroll("numeric")
+    with pytest.raises(ValueError, match="scheme"):
+        models.tagger_init(key, scheme="he")

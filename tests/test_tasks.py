@@ -1,0 +1,64 @@
+"""Datasets: encodings, targets, shapes."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from rnn_jax import tasks
+
+
+def test_seed000_data_is_the_printed_one():
+    chex.assert_shape(tasks.SEED000_X, (20, 10))
+    np.testing.assert_array_equal(
+        tasks.SEED000_T, [2, 4, 6, 6, 4, 4, 6, 5, 7, 5, 7, 6, 4, 7, 3, 6, 4, 5, 6, 6]
+    )
+
+
+def test_counting_ones(key):
+    xs, t = tasks.counting_ones(key, 50, 12)
+    chex.assert_shape(xs, (50, 12))
+    assert set(np.unique(np.asarray(xs))) <= {0.0, 1.0}
+    chex.assert_trees_all_close(t, xs.sum(1))
+
+
+@pytest.mark.parametrize("memory", [False, True])
+def test_next_number(memory, key):
+    x, y = tasks.next_number(key, 20, 9, 3, memory=memory)
+    x, y = np.asarray(x), np.asarray(y)
+    prev = np.concatenate([np.zeros((20, 1), int), x[:, :-1]], 1) if memory else 1
+    np.testing.assert_array_equal(y, (x + prev) % 3)
+
+
+def test_binary_addition_sums_are_right(key):
+    xs, t = tasks.binary_addition(key, 300, bits=6)
+    chex.assert_shape(xs, (300, 7, 2))
+    chex.assert_shape(t, (300, 7))
+    a, b = tasks.from_bits(xs[..., 0]), tasks.from_bits(xs[..., 1])
+    assert int(a.max()) < 64 and int(b.max()) < 64
+    np.testing.assert_array_equal(tasks.from_bits(t), a + b)
+    np.testing.assert_array_equal(xs[:, -1], 0)  # the padding step
+
+
+def test_seed002_layout_example():
+    # Seed 002 prints x1 = 37 as "1010010" (least-significant bit first).
+    np.testing.assert_array_equal(tasks.to_bits(jnp.int32(37), 7), [1, 0, 1, 0, 0, 1, 0])
+
+
+def test_all_pairs():
+    xs, t = tasks.all_addition_pairs(6)
+    chex.assert_shape(xs, (4096, 7, 2))
+    sums = np.asarray(tasks.from_bits(t))
+    assert sorted(set(sums)) == list(range(127))
+
+
+@pytest.mark.parametrize("bits", [0, 31, 2.0])
+def test_bits_validated(bits, key):
+    with pytest.raises((ValueError, TypeError), match="bits"):
+        tasks.binary_addition(key, 10, bits=bits)
+
+
+def test_key_validated():
+    with pytest.raises(TypeError, match="key"):
+        tasks.binary_addition(123, 10)
