@@ -52,9 +52,7 @@ def _concrete(value):
     return float(arr.reshape(()))
 
 
-def check_range(
-    name: str, value, *, low=None, high=None, low_open=False, high_open=False
-) -> None:
+def check_range(name: str, value, *, low=None, high=None, low_open=False, high_open=False) -> None:
     """Checks ``low <(=) value <(=) high`` when ``value`` is concrete (and finite)."""
     if callable(value):  # a schedule: checked where it is evaluated
         return
@@ -78,7 +76,11 @@ def check_key(name: str, key) -> None:
     """A PRNG key: a typed key array or a raw ``uint32[2]`` one."""
     if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         return
-    if isinstance(key, jax.Array | np.ndarray) and key.dtype == np.uint32 and key.shape[-1:] == (2,):
+    if (
+        isinstance(key, jax.Array | np.ndarray)
+        and key.dtype == np.uint32
+        and key.shape[-1:] == (2,)
+    ):
         return
     raise TypeError(
         f"{name} must be a jax.random key (jax.random.key(seed) or PRNGKey(seed)), got "

@@ -158,8 +158,9 @@ def bptt(
     if d_carry is None:
         d_carry = jax.tree.map(jnp.zeros_like, carry_T)
     else:
-        d_carry = jax.tree.map(lambda d, c: jnp.broadcast_to(jnp.asarray(d, c.dtype), c.shape),
-                               d_carry, carry_T)
+        d_carry = jax.tree.map(
+            lambda d, c: jnp.broadcast_to(jnp.asarray(d, c.dtype), c.shape), d_carry, carry_T
+        )
     d_params, d_carry0, d_xs = _backward(
         cell, params, xs, mask, h_prev, res, d_hs_tm, d_carry, reverse
     )

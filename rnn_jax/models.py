@@ -85,7 +85,9 @@ def tagger_init(
             normal(k_h, (hidden, hidden), dtype),
             normal(k_b1, (hidden,), dtype),
         )
-        return TaggerParams(cell, normal(k_out, (hidden, vocab), dtype), normal(k_b2, (vocab,), dtype))
+        return TaggerParams(
+            cell, normal(k_out, (hidden, vocab), dtype), normal(k_b2, (vocab,), dtype)
+        )
     raise ValueError(f"scheme must be 'glorot' or 'normal', got {scheme!r}")
 
 

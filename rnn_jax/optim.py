@@ -201,7 +201,7 @@ def rmsprop_nesterov(
     decay: float = 0.5,
     eps: float = 1e-6,
     momentum: float = 0.8,
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     r"""RMSprop with Nesterov momentum, exactly as seed 002, re-parameterised for optax.
 
     The seed keeps parameters ``P`` and velocity ``V`` and per step does::
@@ -242,18 +242,19 @@ def rmsprop_nesterov(
             momentum=jnp.asarray(momentum, dtype),
         )
 
-    def update_fn(grads, state, params=None):
-        del params
+    def update_fn(grads, state, params=None, **extra_args):
+        del params, extra_args
         lr = learning_rate(state.count) if callable(learning_rate) else learning_rate
+        lr = jnp.asarray(lr)
         mu = state.momentum
         nu = jax.tree.map(lambda n, g: decay * n + (1 - decay) * g * g, state.nu, grads)
-        big_g = jax.tree.map(lambda g, n: lr * g / jnp.sqrt(n + eps), grads, nu)
+        big_g = jax.tree.map(lambda g, n: lr.astype(g.dtype) * g / jnp.sqrt(n + eps), grads, nu)
         vel = jax.tree.map(lambda v, gg: mu.astype(v.dtype) * v - gg, state.velocity, big_g)
         updates = jax.tree.map(lambda v, gg: mu.astype(v.dtype) * v - gg, vel, big_g)
         count = optax.safe_increment(state.count)
         return updates, RmspropNesterovState(count, nu, vel, mu)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def _find_state(opt_state, cls):

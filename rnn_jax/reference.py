@@ -153,12 +153,31 @@ def seed002_grads(P, X, T):
     gS0 = np.sum(gSk, axis=0)
     gWin = np.tensordot(X, gRnnIn, axes=((0, 1), (0, 1)))
     gBin = np.sum(gRnnIn, axis=(0, 1))
-    return {"s0": gS0, "w_in": gWin, "b_in": gBin, "w_rec": gWrec, "b_rec": gBrec,
-            "w_out": gWout, "b_out": gBout}
+    return {
+        "s0": gS0,
+        "w_in": gWin,
+        "b_in": gBin,
+        "w_rec": gWrec,
+        "b_rec": gBrec,
+        "w_out": gWout,
+        "b_out": gBout,
+    }
 
 
-def seed002_train(P, X_train, T_train, *, lmbd=0.5, learning_rate=0.05, momentum_term=0.8,
-                  eps=1e-6, mb_size=100, epochs=5, overlapping=False, record=None):
+def seed002_train(
+    P,
+    X_train,
+    T_train,
+    *,
+    lmbd=0.5,
+    learning_rate=0.05,
+    momentum_term=0.8,
+    eps=1e-6,
+    mb_size=100,
+    epochs=5,
+    overlapping=False,
+    record=None,
+):
     """Seed 002's RMSprop + Nesterov loop. Returns the trained ``P`` (a new dict).
 
     ``overlapping=True`` slices ``X[mb:mb+mb_size]`` for ``mb`` in ``range(n // mb_size)`` as

@@ -126,7 +126,9 @@ def all_addition_pairs(bits: int = 6, dtype=jnp.float32) -> tuple[Array, Array]:
     """Every pair of ``bits``-bit numbers (``4**bits`` of them; 4096 for 6 bits)."""
     _check_bits(bits)
     if bits > 10:
-        raise ValueError(f"all_addition_pairs enumerates 4**bits pairs; bits must be <= 10, got {bits}")
+        raise ValueError(
+            f"all_addition_pairs enumerates 4**bits pairs; bits must be <= 10, got {bits}"
+        )
     grid = jnp.arange(2**bits, dtype=jnp.int32)
     a, b = jnp.meshgrid(grid, grid, indexing="ij")
     return addition_data(a.ravel(), b.ravel(), bits, dtype)

@@ -28,8 +28,10 @@ def _problem(cell, key, shape, masked):
 
     def loss(unroll, params, xs, carry0):
         hs, carry = unroll(cell, params, xs, carry0, mask=mask)
-        carry_term = sum(jnp.sum(w * jnp.tanh(c)) for w, c in
-                         zip(jax.tree.leaves(w_carry), jax.tree.leaves(carry)))
+        carry_term = sum(
+            jnp.sum(w * jnp.tanh(c))
+            for w, c in zip(jax.tree.leaves(w_carry), jax.tree.leaves(carry))
+        )
         return jnp.sum(w_hs * jnp.sin(hs)) + carry_term
 
     return params, xs, carry0, mask, loss
@@ -69,10 +71,12 @@ def test_explicit_bptt_equals_vjp(name, reverse, key):
     d_hs = jax.random.normal(k4, (b, t, h), jnp.float64)
     d_carry = random_carry(cell, k5, h, batch=b)
 
-    (hs, carry), grads = rj.bptt(cell, params, xs, carry0, d_hs, d_carry, mask=mask,
-                                 reverse=reverse)
-    out, vjp = jax.vjp(lambda p, x, c: rj.unroll(cell, p, x, c, mask=mask, reverse=reverse),
-                       params, xs, carry0)
+    (hs, carry), grads = rj.bptt(
+        cell, params, xs, carry0, d_hs, d_carry, mask=mask, reverse=reverse
+    )
+    out, vjp = jax.vjp(
+        lambda p, x, c: rj.unroll(cell, p, x, c, mask=mask, reverse=reverse), params, xs, carry0
+    )
     want = vjp((d_hs, d_carry))
     chex.assert_trees_all_close((hs, carry), out, rtol=1e-12, atol=1e-12)
     assert max_rel_err((grads.params, grads.xs, grads.carry0), want) <= 1e-10

@@ -89,8 +89,12 @@ def test_step_matches_written_out_equations(name, in_size, hidden, key):
     got_carry, got_h = cell.step(p, carry, x)
     want_carry, want_h = _reference_step(name, p, carry, x)
     chex.assert_trees_all_close(got_h, want_h, rtol=1e-12, atol=1e-12)
-    chex.assert_trees_all_close(tuple(jax.tree.leaves(got_carry)),
-                                tuple(jax.tree.leaves(want_carry)), rtol=1e-12, atol=1e-12)
+    chex.assert_trees_all_close(
+        tuple(jax.tree.leaves(got_carry)),
+        tuple(jax.tree.leaves(want_carry)),
+        rtol=1e-12,
+        atol=1e-12,
+    )
     chex.assert_shape(got_h, (hidden,))
 
 

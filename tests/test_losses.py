@@ -12,8 +12,9 @@ from rnn_jax import losses
 def test_mse_matches_formula(key):
     a, b = jax.random.normal(key, (2, 4, 3), jnp.float64)
     chex.assert_trees_all_close(losses.mse(a, b), np.mean((np.asarray(a) - np.asarray(b)) ** 2))
-    chex.assert_trees_all_close(losses.mse(a, b, reduction="sum"),
-                                np.sum((np.asarray(a) - np.asarray(b)) ** 2))
+    chex.assert_trees_all_close(
+        losses.mse(a, b, reduction="sum"), np.sum((np.asarray(a) - np.asarray(b)) ** 2)
+    )
 
 
 def test_softmax_ce_matches_naive_and_is_stable(key):
@@ -25,7 +26,9 @@ def test_softmax_ce_matches_naive_and_is_stable(key):
     big = jnp.array([[1e4, -1e4, 0.0]])
     v = losses.softmax_cross_entropy(big, jnp.array([1]))
     chex.assert_trees_all_close(v, 2e4)
-    chex.assert_tree_all_finite(jax.grad(lambda z: losses.softmax_cross_entropy(z, jnp.array([1])))(big))
+    chex.assert_tree_all_finite(
+        jax.grad(lambda z: losses.softmax_cross_entropy(z, jnp.array([1])))(big)
+    )
 
 
 def test_sigmoid_bce_matches_naive_and_is_stable(key):
@@ -38,9 +41,13 @@ def test_sigmoid_bce_matches_naive_and_is_stable(key):
     extreme = jnp.array([800.0, -800.0, 40.0])
     v = losses.sigmoid_binary_cross_entropy(extreme, jnp.array([0.0, 1.0, 1.0]), reduction="sum")
     chex.assert_trees_all_close(v, 1600.0 + np.log1p(np.exp(-40.0)), rtol=1e-12)
-    g = jax.grad(lambda z: losses.sigmoid_binary_cross_entropy(z, jnp.array([0.0, 1.0, 1.0])))(extreme)
+    g = jax.grad(lambda z: losses.sigmoid_binary_cross_entropy(z, jnp.array([0.0, 1.0, 1.0])))(
+        extreme
+    )
     chex.assert_tree_all_finite(g)
-    chex.assert_trees_all_close(g, (np.array([1.0, 0.0, 1.0 / (1 + np.exp(-40.0))]) - [0, 1, 1]) / 3)
+    chex.assert_trees_all_close(
+        g, (np.array([1.0, 0.0, 1.0 / (1 + np.exp(-40.0))]) - [0, 1, 1]) / 3
+    )
 
 
 @pytest.mark.parametrize(
@@ -48,8 +55,10 @@ def test_sigmoid_bce_matches_naive_and_is_stable(key):
     [
         (losses.mse, lambda z: (z, jnp.zeros_like(z))),
         (losses.sigmoid_binary_cross_entropy, lambda z: (z, jnp.ones_like(z))),
-        (losses.softmax_cross_entropy,
-         lambda z: (jnp.stack([z, -z], -1), jnp.zeros(z.shape, jnp.int32))),
+        (
+            losses.softmax_cross_entropy,
+            lambda z: (jnp.stack([z, -z], -1), jnp.zeros(z.shape, jnp.int32)),
+        ),
     ],
 )
 def test_mask_excludes_elements_even_nan(fn, args):

@@ -17,8 +17,9 @@ def _numpy_params(p):
 def _random_adder(key, hidden=3):
     p = models.adder_init(key, hidden, jnp.float64)
     keys = jax.random.split(jax.random.key(11), len(p))
-    return models.AdderParams(*[a + 0.3 * jax.random.normal(k, a.shape, a.dtype)
-                                for a, k in zip(p, keys)])
+    return models.AdderParams(
+        *[a + 0.3 * jax.random.normal(k, a.shape, a.dtype) for a, k in zip(p, keys)]
+    )
 
 
 def test_adder_forward_and_cost_match_seed(key):
@@ -28,7 +29,8 @@ def test_adder_forward_and_cost_match_seed(key):
     _, _, Z, Y = reference.seed002_forward(_numpy_params(p), np.asarray(xs)[..., :])
     chex.assert_trees_all_close(logits, Z[..., 0], rtol=1e-12)
     chex.assert_trees_all_close(
-        models.adder_loss(p, xs, ts), reference.seed002_cost(Y, np.asarray(ts)[..., None]),
+        models.adder_loss(p, xs, ts),
+        reference.seed002_cost(Y, np.asarray(ts)[..., None]),
         rtol=1e-10,
     )
 

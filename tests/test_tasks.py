@@ -1,7 +1,6 @@
 """Datasets: encodings, targets, shapes."""
 
 import chex
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

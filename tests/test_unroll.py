@@ -36,7 +36,6 @@ def setup(request, key):
     return cell, p, xs, carry0
 
 
-
 @pytest.mark.parametrize("jit", [False, True])
 def test_matches_python_loop(setup, jit):
     cell, p, xs, carry0 = setup
@@ -68,8 +67,10 @@ def test_mask_matches_truncated_sequences(setup):
         chex.assert_trees_all_close(hs[b, :n], ref_hs[0], rtol=1e-12, atol=1e-12)
         chex.assert_trees_all_close(hs[b, n:], jnp.zeros((T - n, H)))
         chex.assert_trees_all_close(
-            jax.tree.map(lambda c: c[b], carry), jax.tree.map(lambda c: c[0], ref_carry),
-            rtol=1e-12, atol=1e-12,
+            jax.tree.map(lambda c: c[b], carry),
+            jax.tree.map(lambda c: c[0], ref_carry),
+            rtol=1e-12,
+            atol=1e-12,
         )
 
 
