@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from rnn_jax._linalg import contract_steps, matmul
 from rnn_jax.cells import Cell
 from rnn_jax.unroll import _keep, forward_scan, prepare
 
@@ -43,7 +44,7 @@ class BPTTGrads(NamedTuple):
 
 
 def _backward(cell: Cell, params, xs, mask, h_prev, res, d_hs_tm, d_carry_T, reverse: bool):
-    """Reverse scan over ``dL/dcarry``, then the contractions. Returns (d_params, d_carry0, d_xs)."""
+    """Reverse scan over ``dL/dcarry``, then the contractions: (d_params, d_carry0, d_xs)."""
     core_bwd = jax.vmap(cell.core_bwd, in_axes=(None, 0, 0, 0))
     mask_tm = None if mask is None else mask.T
 
@@ -60,9 +61,9 @@ def _backward(cell: Cell, params, xs, mask, h_prev, res, d_hs_tm, d_carry_T, rev
     d_carry0, (d_a_x, d_a_h) = lax.scan(
         body, d_carry_T, (res, d_hs_tm, mask_tm), reverse=not reverse
     )
-    d_w_x = jnp.einsum("btf,tbg->fg", xs, d_a_x)
-    d_w_rec = jnp.einsum("tbh,tbg->hg", h_prev, d_a_h)
-    d_xs = jnp.einsum("tbg,fg->btf", d_a_x, params.w_x)
+    d_w_x = contract_steps(jnp.swapaxes(xs, 0, 1), d_a_x)
+    d_w_rec = contract_steps(h_prev, d_a_h)
+    d_xs = jnp.swapaxes(matmul(d_a_x, params.w_x.T), 0, 1)
     d_params = cell.bias_grads(params, d_w_x, d_w_rec, d_a_x.sum((0, 1)), d_a_h.sum((0, 1)))
     return d_params, d_carry0, d_xs
 

@@ -29,6 +29,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from rnn_jax._linalg import matmul
+
 Array = jax.Array
 Carry = Any
 
@@ -66,8 +68,8 @@ class Cell(NamedTuple):
           carry: the previous carry (``h`` of shape ``(H,)``; ``(h, c)`` for the LSTM).
           x_t: the input, shape ``(in_size,)``.
         """
-        a_x = x_t @ params.w_x
-        a_h = self.carry_h(carry) @ params.w_rec
+        a_x = matmul(x_t, params.w_x)
+        a_h = matmul(self.carry_h(carry), params.w_rec)
         carry, h, _ = self.core_fwd(params, a_x, a_h, carry)
         return carry, h
 
@@ -150,7 +152,7 @@ def _linear_fwd(params, a_x, a_h, carry):
 
 def _linear_bwd(params, res, d_carry, d_h):
     d_z = d_carry + d_h
-    return d_z @ params.w_rec.T, d_z, d_z
+    return matmul(d_z, params.w_rec.T), d_z, d_z
 
 
 def _linear_grads(params, d_w_x, d_w_rec, sum_d_a_x, sum_d_a_h):
@@ -189,7 +191,7 @@ def _tanh_fwd(params, a_x, a_h, carry):
 
 def _tanh_bwd(params, h, d_carry, d_h):
     d_z = (d_carry + d_h) * (1.0 - h * h)
-    return d_z @ params.w_rec.T, d_z, d_z
+    return matmul(d_z, params.w_rec.T), d_z, d_z
 
 
 def _tanh_grads(params, d_w_x, d_w_rec, sum_d_a_x, sum_d_a_h):
@@ -247,7 +249,7 @@ def _lstm_bwd(params, res, d_carry, d_h):
             d_o * o * (1.0 - o),
         ]
     )
-    return (d_z @ params.w_rec.T, d_c * f), d_z, d_z
+    return (matmul(d_z, params.w_rec.T), d_c * f), d_z, d_z
 
 
 def _lstm_grads(params, d_w_x, d_w_rec, sum_d_a_x, sum_d_a_h):
@@ -313,7 +315,7 @@ def _gru_bwd(params, res, d_carry, d_h):
     d_z = d_ht * (h_prev - n) * z * (1.0 - z)
     d_a_x = jnp.concatenate([d_r, d_z, d_n])
     d_a_h = jnp.concatenate([d_r, d_z, d_n * r])
-    return d_a_h @ params.w_rec.T + d_ht * z, d_a_x, d_a_h
+    return matmul(d_a_h, params.w_rec.T) + d_ht * z, d_a_x, d_a_h
 
 
 def _gru_grads(params, d_w_x, d_w_rec, sum_d_a_x, sum_d_a_h):

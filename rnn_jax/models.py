@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from rnn_jax import _checks, cells, losses
+from rnn_jax._linalg import matmul
 from rnn_jax.bptt import unroll_bptt
 from rnn_jax.cells import glorot_uniform
 from rnn_jax.unroll import unroll
@@ -98,7 +99,7 @@ def tagger_apply(params: TaggerParams, tokens: Array, *, backward: str = "autodi
     vocab = params.w_out.shape[1]
     xs = jax.nn.one_hot(tokens, vocab, dtype=params.w_out.dtype)
     hs, _ = get_unroll(backward)(cells.tanh, params.cell, xs)
-    return hs @ params.w_out + params.b_out[None, None, :]
+    return matmul(hs, params.w_out) + params.b_out[None, None, :]
 
 
 def tagger_loss(params, tokens, targets, *, backward: str = "autodiff", reduction: str = "sum"):
@@ -153,7 +154,7 @@ def adder_apply(params: AdderParams, xs: Array, *, backward: str = "autodiff") -
     """
     cell_params = cells.TanhParams(params.w_in, params.w_rec, params.b_in + params.b_rec)
     hs, _ = get_unroll(backward)(cells.tanh, cell_params, xs, params.s0)
-    return (hs @ params.w_out)[..., 0] + params.b_out[0]
+    return matmul(hs, params.w_out)[..., 0] + params.b_out[0]
 
 
 def adder_loss(params, xs, targets, *, backward: str = "autodiff") -> Array:

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from rnn_jax import _checks
+from rnn_jax._linalg import matmul
 from rnn_jax.cells import Cell
 
 Array = jax.Array
@@ -110,14 +111,14 @@ def forward_scan(
     Returns ``(carry_T, outs)`` where ``outs`` is ``hs`` time-major ``(T, B, H)``, or with
     ``residuals=True`` the tuple ``(hs, h_prev, res)`` the hand-written backward needs.
     """
-    a_x = jnp.einsum("btf,fg->tbg", xs, params.w_x)
+    a_x = matmul(jnp.swapaxes(xs, 0, 1), params.w_x)
     mask_tm = None if mask is None else mask.T
     core = jax.vmap(cell.core_fwd, in_axes=(None, 0, 0, 0))
 
     def body(carry, inp):
         a_x_t, m_t = inp
         h_prev = cell.carry_h(carry)
-        new_carry, h, res = core(params, a_x_t, h_prev @ params.w_rec, carry)
+        new_carry, h, res = core(params, a_x_t, matmul(h_prev, params.w_rec), carry)
         if m_t is not None:
             new_carry = _keep(m_t, new_carry, carry)
             h = jnp.where(m_t[:, None], h, jnp.zeros_like(h))

@@ -1,0 +1,287 @@
+"""``make_train(config) -> train(key, hparams)``: one pure, jittable training run per key.
+
+``train`` builds its data and initial parameters from the key, trains with a ``lax.scan`` over
+updates, and returns an :class:`Outcome`. ``jax.vmap(train)(keys)`` is a seed sweep; swept
+hyperparameters (learning rate, momentum, ...) are traced arguments in ``hparams``, so a grid
+is nested ``vmap``s, not recompiles (PureJaxRL's pattern).
+
+Divergence: an update whose loss or gradient is not finite is not applied; the run is frozen at
+its last finite parameters, flagged ``diverged`` with the step, and never poisons statistics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from rnn_jax import _checks, models, optim, tasks
+
+Array = jax.Array
+
+TASKS = ("binary_addition", "counting_ones", "next_number")
+RPROP_OPTIMIZERS = {
+    "rprop_seed": "seed",
+    "rprop-": "rprop-",
+    "irprop-": "irprop-",
+    "rprop+": "rprop+",
+    "irprop+": "irprop+",
+}
+OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "rmsprop_nesterov", *RPROP_OPTIMIZERS)
+#: Hyperparameters that may be traced (vmapped over); the rest of the config is static.
+HPARAMS = ("learning_rate", "momentum", "decay")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything static about a training run. Derived sizes are properties, not fields.
+
+    Defaults are seed 002's: 2000 pairs of 6-bit numbers, 3 states, RMSprop + Nesterov
+    (λ = 0.5, lr = 0.05, μ = 0.8, ε = 1e-6), minibatches of 100, 5 epochs = 100 updates.
+    Rprop optimizers always use the full batch (Rprop's sign logic needs exact gradients) for the
+    same number of updates.
+    """
+
+    task: str = "binary_addition"
+    optimizer: str = "rmsprop_nesterov"
+    hidden: int = 3
+    learning_rate: float = 0.05
+    momentum: float = 0.8
+    decay: float = 0.5
+    eps: float = 1e-6
+    n_train: int = 2000
+    batch_size: int = 100
+    epochs: int = 5
+    bits: int = 6
+    length: int = 10
+    n_test: int = 100
+    eval_every: int = 20
+    backward: str = "bptt"
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.backward not in models.BACKWARDS:
+            raise ValueError(f"backward must be one of {models.BACKWARDS}, got {self.backward!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        for name in ("hidden", "n_train", "batch_size", "epochs", "length", "n_test", "eval_every"):
+            _checks.check_positive_int(name, getattr(self, name))
+        _checks.check_positive_int("bits", self.bits)
+        if self.bits > 10:
+            raise ValueError(
+                f"bits must be <= 10 (the test set enumerates 4**bits pairs), got {self.bits}"
+            )
+        if self.batch_size > self.n_train:
+            raise ValueError(f"batch_size ({self.batch_size}) must be <= n_train ({self.n_train})")
+        _checks.check_range("learning_rate", self.learning_rate, low=0, low_open=True)
+        _checks.check_range("momentum", self.momentum, low=0, high=1, high_open=True)
+        _checks.check_range("decay", self.decay, low=0, high=1, high_open=True)
+        _checks.check_range("eps", self.eps, low=0, low_open=True)
+        if self.steps % self.eval_every:
+            raise ValueError(
+                f"eval_every ({self.eval_every}) must divide the number of updates "
+                f"({self.steps} = epochs * (n_train // batch_size))"
+            )
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return self.n_train // self.batch_size
+
+    @property
+    def steps(self) -> int:
+        """Number of updates."""
+        return self.epochs * self.batches_per_epoch
+
+    @property
+    def full_batch(self) -> bool:
+        return self.optimizer in RPROP_OPTIMIZERS
+
+    def hparams(self) -> dict[str, float]:
+        """The traced hyperparameters with this config's values."""
+        return {k: getattr(self, k) for k in HPARAMS}
+
+
+class Outcome(NamedTuple):
+    """Per-seed result of :func:`make_train`'s ``train``.
+
+    ``converged``: the task's criterion holds at the end (binary addition: all ``4**bits``
+    pairs exact; counting: every test sequence rounds to its count; next number: 100% on
+    held-out sequences) and the run did not diverge. ``steps_to_converge``: first evaluated update count at which it held
+    (-1 if never). ``accuracy``: final fraction of test items exactly right. ``final_loss``: the
+    training loss at the final parameters. ``diverged``/``diverged_step``: a non-finite loss or
+    gradient was met at that update (-1 if never). ``loss_curve``: mean training loss over each
+    block of ``eval_every`` updates.
+    """
+
+    converged: Array
+    steps_to_converge: Array
+    accuracy: Array
+    final_loss: Array
+    diverged: Array
+    diverged_step: Array
+    loss_curve: Array
+
+
+class Task(NamedTuple):
+    init: Callable[[Array], Any]
+    data: Callable[[Array], tuple[Array, Array]]
+    test_data: Callable[[Array], tuple[Array, Array]]
+    loss: Callable[..., Array]
+    accuracy: Callable[[Any, Array, Array], Array]
+
+
+def make_task(config: TrainConfig) -> Task:
+    """The model, data and criterion of ``config.task``."""
+    dtype = jnp.dtype(config.dtype)
+    if config.task == "binary_addition":
+
+        def accuracy(params, xs, ts):
+            bits = models.adder_apply(params, xs) > 0
+            return jnp.mean(jnp.all(bits == (ts > 0.5), axis=-1).astype(dtype))
+
+        return Task(
+            init=lambda key: models.adder_init(key, config.hidden, dtype),
+            data=lambda key: tasks.binary_addition(key, config.n_train, config.bits, dtype),
+            test_data=lambda key: tasks.all_addition_pairs(config.bits, dtype),
+            loss=models.adder_loss,
+            accuracy=accuracy,
+        )
+    if config.task == "counting_ones":
+
+        def init(key):
+            w = jax.random.uniform(key, (2,), dtype, -2.0, 2.0)
+            return models.counter_init(w[0], w[1], dtype)
+
+        def accuracy(params, xs, ts):
+            out = models.counter_apply(params, xs)
+            return jnp.mean((jnp.round(out) == ts).astype(dtype))
+
+        return Task(
+            init=init,
+            data=lambda key: tasks.counting_ones(key, config.n_train, config.length, dtype),
+            test_data=lambda key: tasks.counting_ones(key, config.n_test, config.length, dtype),
+            loss=models.counter_loss,
+            accuracy=accuracy,
+        )
+    # next_number
+
+    def accuracy(params, xs, ts):
+        pred = jnp.argmax(models.tagger_apply(params, xs), axis=-1)
+        return jnp.mean((pred == ts).astype(dtype))
+
+    def loss(params, xs, ts, *, backward):
+        return models.tagger_loss(params, xs, ts, backward=backward, reduction="mean")
+
+    return Task(
+        init=lambda key: models.tagger_init(key, 3, config.hidden, dtype=dtype),
+        data=lambda key: tasks.next_number(key, config.n_train, config.length),
+        test_data=lambda key: tasks.next_number(key, config.n_test, config.length),
+        loss=loss,
+        accuracy=accuracy,
+    )
+
+
+def make_optimizer(config: TrainConfig, hparams: dict[str, Any]) -> optax.GradientTransformation:
+    """The optimizer named in ``config``, with (possibly traced) ``hparams``."""
+    lr, mu, decay = hparams["learning_rate"], hparams["momentum"], hparams["decay"]
+    name = config.optimizer
+    if name == "sgd":
+        return optax.sgd(lr)
+    if name == "momentum":
+        return optax.sgd(lr, momentum=mu)
+    if name == "adam":
+        return optax.adam(lr)
+    if name == "rmsprop":
+        return optax.rmsprop(lr, decay=decay, eps=config.eps, eps_in_sqrt=True)
+    if name == "rmsprop_nesterov":
+        return optim.rmsprop_nesterov(lr, decay=decay, eps=config.eps, momentum=mu)
+    return optim.rprop(lr, variant=RPROP_OPTIMIZERS[name])
+
+
+def eval_params(config: TrainConfig, params, opt_state):
+    """Parameters to evaluate: for RMSprop-Nesterov the seed's ``P``, not the look-ahead."""
+    if config.optimizer == "rmsprop_nesterov":
+        return optim.rmsprop_nesterov_params(params, opt_state)
+    return params
+
+
+def _all_finite(tree) -> Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
+def make_train(config: TrainConfig, *, return_params: bool = False):
+    """Returns ``train(key, hparams=None) -> Outcome`` (``(params, Outcome)`` with
+    ``return_params``), pure and jittable; ``hparams`` overrides :data:`HPARAMS` (traced)."""
+    task = make_task(config)
+    n_batches = 1 if config.full_batch else config.batches_per_epoch
+    batch = config.n_train if config.full_batch else config.batch_size
+    n_evals = config.steps // config.eval_every
+
+    def train(key: Array, hparams: dict[str, Any] | None = None):
+        hp = config.hparams()
+        if hparams:
+            unknown = set(hparams) - set(HPARAMS)
+            if unknown:
+                raise ValueError(f"hparams may only hold {HPARAMS}, got {sorted(unknown)}")
+            hp.update(hparams)
+        k_init, k_data, k_test = jax.random.split(key, 3)
+        params = task.init(k_init)
+        xs, ts = task.data(k_data)
+        xs_test, ts_test = task.test_data(k_test)
+        # Disjoint minibatches in a fixed order (seed 002 slices without shuffling).
+        xs_b = xs[: n_batches * batch].reshape((n_batches, batch) + xs.shape[1:])
+        ts_b = ts[: n_batches * batch].reshape((n_batches, batch) + ts.shape[1:])
+        opt = make_optimizer(config, hp)
+        loss_fn = lambda p, x, t: task.loss(p, x, t, backward=config.backward)  # noqa: E731
+        value_and_grad = jax.value_and_grad(loss_fn)
+
+        def update(carry, step):
+            params, opt_state, diverged, diverged_step = carry
+            i = step % n_batches
+            loss, grads = value_and_grad(params, xs_b[i], ts_b[i])
+            updates, new_state = opt.update(grads, opt_state, params, value=loss)
+            new_params = optax.apply_updates(params, updates)
+            ok = jnp.isfinite(loss) & _all_finite(grads) & _all_finite(new_params) & ~diverged
+            keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
+            newly = ~ok & ~diverged
+            carry = (
+                keep(new_params, params),
+                keep(new_state, opt_state),
+                diverged | newly,
+                jnp.where(newly, step, diverged_step),
+            )
+            return carry, jnp.where(jnp.isfinite(loss), loss, jnp.nan)
+
+        def block(carry, block_index):
+            steps = block_index * config.eval_every + jnp.arange(config.eval_every, dtype=jnp.int32)
+            carry, losses = jax.lax.scan(update, carry, steps)
+            params, opt_state = carry[0], carry[1]
+            acc = task.accuracy(eval_params(config, params, opt_state), xs_test, ts_test)
+            return carry, (jnp.nanmean(losses), acc)
+
+        carry0 = (params, opt.init(params), jnp.array(False), jnp.array(-1, jnp.int32))
+        carry, (curve, accs) = jax.lax.scan(block, carry0, jnp.arange(n_evals, dtype=jnp.int32))
+        params, opt_state, diverged, diverged_step = carry
+        final = eval_params(config, params, opt_state)
+        solved = accs >= 1.0
+        first = jnp.argmax(solved)
+        outcome = Outcome(
+            converged=solved[-1] & ~diverged,
+            steps_to_converge=jnp.where(jnp.any(solved), (first + 1) * config.eval_every, -1),
+            accuracy=accs[-1],
+            final_loss=loss_fn(final, xs, ts),
+            diverged=diverged,
+            diverged_step=diverged_step,
+            loss_curve=curve,
+        )
+        return (final, outcome) if return_params else outcome
+
+    return train

@@ -1,0 +1,114 @@
+"""Sweeps: invariance to chunking and device count, resume after SIGKILL, refusal to mix."""
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnn_jax import io
+from rnn_jax.sweep import TABLE, run_sweep
+from rnn_jax.train import make_train
+from tests.sweep_config import TINY
+
+ROOT = Path(__file__).resolve().parents[1]
+N = 24
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _worker(out, n, chunk, *extra, devices=1, wait=True):
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        JAX_PLATFORMS="cpu",
+        XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+    )
+    cmd = [
+        sys.executable,
+        str(ROOT / "tests" / "sweep_worker.py"),
+        str(out),
+        str(n),
+        str(chunk),
+        *extra,
+    ]
+    if not wait:
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref")
+    assert "devices 1" in _worker(out, N, 8)
+    return out
+
+
+def test_chunk_size_and_device_count_do_not_change_any_seed(reference, tmp_path):
+    want = _sha(reference / TABLE)
+    assert "devices 1" in _worker(tmp_path / "c5", N, 5)
+    assert _sha(tmp_path / "c5" / TABLE) == want
+    assert "devices 4" in _worker(tmp_path / "d4", N, 8, devices=4)
+    assert _sha(tmp_path / "d4" / TABLE) == want
+    table = io.read_csv(reference / TABLE)
+    np.testing.assert_array_equal(table["seed"], np.arange(N))
+
+
+def test_resume_after_sigkill_equals_uninterrupted(reference, tmp_path):
+    out = tmp_path / "killed"
+    proc = _worker(out, N, 4, "--slow", wait=False)
+    deadline = time.time() + 120
+    while not (out / TABLE).exists() and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = io.read_csv(out / TABLE)
+    assert 0 < len(partial["seed"]) < N, "the kill should land mid-sweep"
+    _worker(out, N, 4, "--resume")
+    assert _sha(out / TABLE) == _sha(reference / TABLE)
+    curves = io.read_npz(out / "curves.npz")
+    np.testing.assert_array_equal(curves["seed"], np.arange(N))
+
+
+def test_existing_out_dir_is_not_overwritten_and_config_must_match(tmp_path):
+    train = make_train(TINY)
+    run_sweep(train, 4, chunk_size=4, out_dir=tmp_path, config={"a": 1}, progress=False)
+    before = _sha(tmp_path / TABLE)
+    with pytest.raises(ValueError, match="already holds a sweep"):
+        run_sweep(train, 4, chunk_size=4, out_dir=tmp_path, config={"a": 1}, progress=False)
+    with pytest.raises(ValueError, match="different configuration"):
+        run_sweep(
+            train, 4, chunk_size=4, out_dir=tmp_path, config={"a": 2}, resume=True, progress=False
+        )
+    assert _sha(tmp_path / TABLE) == before
+    # resuming a finished sweep changes nothing
+    r = run_sweep(
+        train, 4, chunk_size=4, out_dir=tmp_path, config={"a": 1}, resume=True, progress=False
+    )
+    assert _sha(tmp_path / TABLE) == before
+    assert r["summary"]["seeds"] == 4
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(n_seeds=0), "n_seeds"),
+        (dict(n_seeds=-5), "n_seeds"),
+        (dict(chunk_size=0), "chunk_size"),
+        (dict(base_seed=-1), "base_seed"),
+    ],
+)
+def test_bad_sweep_arguments(kwargs, match):
+    args = dict(n_seeds=4, chunk_size=4)
+    args.update(kwargs)
+    with pytest.raises((ValueError, TypeError), match=match):
+        run_sweep(make_train(TINY), args.pop("n_seeds"), progress=False, **args)
