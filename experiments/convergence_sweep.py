@@ -21,7 +21,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from rnn_jax import io, stats
+from rnn_jax import io
 from rnn_jax.sweep import run_sweep
 from rnn_jax.train import OPTIMIZERS, TrainConfig, make_train
 

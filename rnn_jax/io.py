@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import io
 import json
+import math
 import os
 import sys
 import tempfile
@@ -38,6 +39,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def _jsonable(x: Any):
+    """Plain JSON values; non-finite floats become ``null`` (JSON has no NaN or Inf)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         return {k: _jsonable(v) for k, v in dataclasses.asdict(x).items()}
     if isinstance(x, Mapping):
@@ -46,9 +50,9 @@ def _jsonable(x: Any):
         return [_jsonable(v) for v in x]
     if isinstance(x, np.ndarray) or hasattr(x, "__array__"):
         arr = np.asarray(x)
-        return arr.item() if arr.ndim == 0 else arr.tolist()
+        return _jsonable(arr.item() if arr.ndim == 0 else arr.tolist())
     if isinstance(x, np.generic):
-        return x.item()
+        return _jsonable(x.item())
     return x
 
 
@@ -114,8 +118,10 @@ def read_npz(path) -> dict[str, np.ndarray]:
 
 
 def run_dir(out: str | None, study: str, name: str) -> Path:
-    """``out`` or ``results/<study>/<name>/``."""
-    return Path(out) if out else Path("results") / study / name
+    """``out`` or ``results/<study>/<name>/``, created if missing."""
+    path = Path(out) if out else Path("results") / study / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def cli(config_cls, argv: Sequence[str] | None = None, description: str | None = None):

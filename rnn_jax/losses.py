@@ -69,11 +69,14 @@ def sigmoid_binary_cross_entropy(
 ) -> Array:
     """Binary cross-entropy of ``sigmoid(logits)`` against ``targets`` in [0, 1].
 
-    Computed as ``max(z, 0) - z t + log1p(exp(-|z|))``: exact for any finite ``z``, with
-    gradient ``sigmoid(z) - t`` (seed 002 adds ``1e-99`` inside the logs instead).
+    Computed as ``softplus(z) - z t`` with ``softplus = logaddexp(z, 0)``: exact for any
+    finite ``z``, with gradient exactly ``sigmoid(z) - t`` everywhere (seed 002 adds ``1e-99``
+    inside the logs instead). The common ``max(z, 0) - z t + log1p(exp(-|z|))`` has the same
+    value but a wrong autodiff gradient at ``z = 0`` (subgradients ½ and 1 of ``max`` and
+    ``|.|`` give ``-t`` instead of ``½ - t``), and ``z = 0`` happens at initialisation.
     """
     logits = jnp.asarray(logits)
     targets = jnp.asarray(targets, dtype=logits.dtype)
     _same_shape("logits", logits, "targets", targets)
-    per = jnp.maximum(logits, 0) - logits * targets + jnp.log1p(jnp.exp(-jnp.abs(logits)))
+    per = jax.nn.softplus(logits) - logits * targets
     return _reduce(per, mask, reduction)

@@ -132,3 +132,23 @@ def all_addition_pairs(bits: int = 6, dtype=jnp.float32) -> tuple[Array, Array]:
     grid = jnp.arange(2**bits, dtype=jnp.int32)
     a, b = jnp.meshgrid(grid, grid, indexing="ij")
     return addition_data(a.ravel(), b.ravel(), bits, dtype)
+
+
+def long_addition(key: Array, n: int, bits: int, dtype=jnp.float32) -> tuple[Array, Array]:
+    """Random ``bits``-bit operands of any length, summed exactly by a ripple-carry in bits.
+
+    Same layout as :func:`addition_data` (``(n, bits+1, 2)`` inputs, ``(n, bits+1)`` targets),
+    without the int32 limit, for length-generalisation tests (64-bit sums and beyond).
+    """
+    _checks.check_key("key", key)
+    _checks.check_positive_int("n", n)
+    _checks.check_positive_int("bits", bits)
+    ab = jax.random.bernoulli(key, 0.5, (n, bits, 2)).astype(jnp.int32)
+    ab = jnp.pad(ab, ((0, 0), (0, 1), (0, 0)))
+
+    def add(carry, pair):
+        total = pair[:, 0] + pair[:, 1] + carry
+        return total // 2, total % 2
+
+    _, sums = jax.lax.scan(add, jnp.zeros((n,), jnp.int32), jnp.swapaxes(ab, 0, 1))
+    return ab.astype(dtype), jnp.swapaxes(sums, 0, 1).astype(dtype)

@@ -217,6 +217,49 @@ def _all_finite(tree) -> Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
 
 
+def guarded_update(opt, value_and_grad, carry, step, *batch):
+    """One optimizer step that is not applied when the loss, gradient or result is non-finite.
+
+    ``carry = (params, opt_state, diverged, diverged_step)``; once diverged, a run stays frozen
+    at its last finite parameters. Returns ``(carry, loss)``.
+    """
+    params, opt_state, diverged, diverged_step = carry
+    loss, grads = value_and_grad(params, *batch)
+    updates, new_state = opt.update(grads, opt_state, params, value=loss)
+    new_params = optax.apply_updates(params, updates)
+    ok = jnp.isfinite(loss) & _all_finite(grads) & _all_finite(new_params) & ~diverged
+    keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
+    newly = ~ok & ~diverged
+    carry = (
+        keep(new_params, params),
+        keep(new_state, opt_state),
+        diverged | newly,
+        jnp.where(newly, step, diverged_step),
+    )
+    return carry, loss
+
+
+def fit(loss_fn: Callable, params, optimizer, steps: int, *batch):
+    """Full-batch training for ``steps`` updates with the divergence guard; jit it yourself.
+
+    Returns ``(params, history)`` where ``history`` holds ``loss`` (``(steps,)``, the loss at
+    each update's starting point, ``inf`` where non-finite), ``params`` (the path, each leaf
+    ``(steps + 1, ...)``), ``diverged`` and ``diverged_step``.
+    """
+    _checks.check_positive_int("steps", steps)
+    value_and_grad = jax.value_and_grad(loss_fn)
+
+    def step(carry, i):
+        carry, loss = guarded_update(optimizer, value_and_grad, carry, i, *batch)
+        return carry, (jnp.where(jnp.isfinite(loss), loss, jnp.inf), carry[0])
+
+    carry0 = (params, optimizer.init(params), jnp.array(False), jnp.array(-1, jnp.int32))
+    carry, (losses, path) = jax.lax.scan(step, carry0, jnp.arange(steps, dtype=jnp.int32))
+    path = jax.tree.map(lambda p0, p: jnp.concatenate([p0[None], p]), params, path)
+    history = {"loss": losses, "params": path, "diverged": carry[2], "diverged_step": carry[3]}
+    return carry[0], history
+
+
 def make_train(config: TrainConfig, *, return_params: bool = False):
     """Returns ``train(key, hparams=None) -> Outcome`` (``(params, Outcome)`` with
     ``return_params``), pure and jittable; ``hparams`` overrides :data:`HPARAMS` (traced)."""
@@ -244,21 +287,8 @@ def make_train(config: TrainConfig, *, return_params: bool = False):
         value_and_grad = jax.value_and_grad(loss_fn)
 
         def update(carry, step):
-            params, opt_state, diverged, diverged_step = carry
             i = step % n_batches
-            loss, grads = value_and_grad(params, xs_b[i], ts_b[i])
-            updates, new_state = opt.update(grads, opt_state, params, value=loss)
-            new_params = optax.apply_updates(params, updates)
-            ok = jnp.isfinite(loss) & _all_finite(grads) & _all_finite(new_params) & ~diverged
-            keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
-            newly = ~ok & ~diverged
-            carry = (
-                keep(new_params, params),
-                keep(new_state, opt_state),
-                diverged | newly,
-                jnp.where(newly, step, diverged_step),
-            )
-            return carry, jnp.where(jnp.isfinite(loss), loss, jnp.nan)
+            return guarded_update(opt, value_and_grad, carry, step, xs_b[i], ts_b[i])
 
         def block(carry, block_index):
             steps = block_index * config.eval_every + jnp.arange(config.eval_every, dtype=jnp.int32)

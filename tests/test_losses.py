@@ -50,6 +50,14 @@ def test_sigmoid_bce_matches_naive_and_is_stable(key):
     )
 
 
+def test_sigmoid_bce_gradient_exact_at_zero_logit():
+    """Regression: max(z,0) + log1p(exp(-|z|)) gets d/dz wrong at z = 0 under autodiff."""
+    z = jnp.zeros((4,), jnp.float64)
+    t = jnp.array([0.0, 1.0, 0.25, 1.0])
+    g = jax.grad(lambda zz: losses.sigmoid_binary_cross_entropy(zz, t, reduction="sum"))(z)
+    chex.assert_trees_all_close(g, 0.5 - t, rtol=1e-15)
+
+
 @pytest.mark.parametrize(
     "fn,args",
     [
