@@ -60,7 +60,7 @@ def per_sequence_sgd(params, tokens, targets, lr: float, epochs: int):
 
 
 def correct(params, tokens, targets) -> int:
-    pred = jnp.argmax(models.tagger_apply(params, tokens), -1)
+    pred = jnp.argmax(models.tagger_apply(params, tokens), -1).astype(targets.dtype)
     return int(jnp.sum(pred == targets))
 
 

@@ -174,7 +174,7 @@ def make_task(config: TrainConfig) -> Task:
     # next_number
 
     def accuracy(params, xs, ts):
-        pred = jnp.argmax(models.tagger_apply(params, xs), axis=-1)
+        pred = jnp.argmax(models.tagger_apply(params, xs), axis=-1).astype(ts.dtype)
         return jnp.mean((pred == ts).astype(dtype))
 
     def loss(params, xs, ts, *, backward):
