@@ -63,13 +63,13 @@ def check_range(name: str, value, *, low=None, high=None, low_open=False, high_o
     hi_bracket = ")" if high_open else "]"
     interval = f"{lo_bracket}{'-inf' if low is None else low}, {'inf' if high is None else high}"
     interval += hi_bracket
-    bad = math.isnan(v)
+    bad = math.isnan(v) or (math.isinf(v) and not allow_inf)
     if low is not None:
         bad |= v <= low if low_open else v < low
     if high is not None:
         bad |= v >= high if high_open else v > high
     if bad:
-        raise ValueError(f"{name} must be in {interval}, got {v}")
+        raise ValueError(f"{name} must be a finite number in {interval}, got {v}")
 
 
 def check_key(name: str, key) -> None:

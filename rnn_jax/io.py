@@ -129,15 +129,33 @@ def cli(config_cls, argv: Sequence[str] | None = None, description: str | None =
 
     A bad value exits with status 2 and one line on stderr naming the argument.
     """
+    import contextlib
+
     import tyro
 
+    captured = io.StringIO()
     try:
-        return tyro.cli(
-            config_cls,
-            args=argv,
-            description=description,
-            config=(tyro.conf.OmitArgPrefixes, tyro.conf.FlagConversionOff),
-        )
+        with contextlib.redirect_stderr(captured):
+            return tyro.cli(
+                config_cls,
+                args=argv,
+                description=description,
+                config=(tyro.conf.OmitArgPrefixes,),
+            )
+    except SystemExit as e:
+        if e.code not in (0, None):
+            print(f"error: {_one_line(captured.getvalue())}", file=sys.stderr)
+        raise
     except (ValueError, TypeError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _one_line(tyro_message: str) -> str:
+    """tyro's boxed error as one line: its title and first explanatory lines."""
+    lines = []
+    for raw in tyro_message.splitlines():
+        line = raw.strip().strip("╭╮╰╯│─").strip()
+        if line and not line.startswith("For full helptext") and set(line) - set("─ "):
+            lines.append(line)
+    return " ".join(lines[:3]) or "invalid arguments (see --help)"

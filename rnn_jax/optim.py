@@ -45,7 +45,7 @@ def _validate_rprop(learning_rate, eta_minus, eta_plus, min_step_size, max_step_
     _checks.check_range("eta_minus", eta_minus, low=0, high=1, low_open=True, high_open=True)
     _checks.check_range("eta_plus", eta_plus, low=1, low_open=True)
     _checks.check_range("min_step_size", min_step_size, low=0)
-    _checks.check_range("max_step_size", max_step_size, low=0, low_open=True)
+    _checks.check_range("max_step_size", max_step_size, low=0, low_open=True, allow_inf=True)
     lo, hi = _checks._concrete(min_step_size), _checks._concrete(max_step_size)
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"min_step_size ({lo}) must be <= max_step_size ({hi})")

@@ -33,8 +33,8 @@ def rates_figure(rows: Sequence[dict], path, title: str = "") -> None:
                 if r["optimizer"] == o and (r["hidden"], r["learning_rate"]) == (h, lr):
                     xs.append(i + (j - (len(settings) - 1) / 2) * width)
                     ys.append(r["rate"])
-                    lo.append(r["rate"] - r["ci_low"])
-                    hi.append(r["ci_high"] - r["rate"])
+                    lo.append(max(0.0, r["rate"] - r["ci_low"]))
+                    hi.append(max(0.0, r["ci_high"] - r["rate"]))
         label = f"H={h}, lr={lr:g}" if len(settings) > 1 else None
         ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, label=label)
     ax.set_xticks(range(len(opts)), opts, rotation=30, ha="right")

@@ -26,10 +26,12 @@ def _files(out, *names):
 
 
 def test_counting_ones_reproduces_seed000(tmp_path):
-    m = _load("counting_ones").main(["--out", str(tmp_path), "--grid", "20",
-                                     "--test-lengths", "10", "100"])
-    metrics = _files(tmp_path, "config.json", "metrics.json", "loss_surface.png",
-                     "gradient_explosion.png")
+    m = _load("counting_ones").main(
+        ["--out", str(tmp_path), "--grid", "20", "--test-lengths", "10", "100"]
+    )
+    metrics = _files(
+        tmp_path, "config.json", "metrics.json", "loss_surface.png", "gradient_explosion.png"
+    )
     assert metrics["final_weights"] == m["final_weights"]
     assert f"{metrics['final_weights']['w_x']:.4f}" == "1.0014"
     assert f"{metrics['final_weights']['w_rec']:.4f}" == "0.9997"
@@ -55,8 +57,21 @@ def test_next_number_shows_the_seed_gradient_is_wrong(tmp_path):
 
 def test_binary_addition_smoke(tmp_path):
     metrics = _load("binary_addition").main(
-        ["--out", str(tmp_path), "--candidates", "2", "--epochs", "1", "--n-train", "200",
-         "--test-bits", "8", "16", "--n-long", "50"]
+        [
+            "--out",
+            str(tmp_path),
+            "--candidates",
+            "2",
+            "--epochs",
+            "1",
+            "--n-train",
+            "200",
+            "--test-bits",
+            "8",
+            "16",
+            "--n-long",
+            "50",
+        ]
     )
     _files(tmp_path, "config.json", "metrics.json", "cost.png", "length_generalisation.png")
     assert metrics["gradient_check_max_relative_error"] < 1e-6
@@ -65,9 +80,14 @@ def test_binary_addition_smoke(tmp_path):
     assert len(metrics["examples"]) == 5 and "x1:" in metrics["examples"][0]
 
 
-@pytest.mark.parametrize("script", ["counting_ones", "next_number", "binary_addition",
-                                    "convergence_sweep"])
+@pytest.mark.parametrize(
+    "script", ["counting_ones", "next_number", "binary_addition", "convergence_sweep"]
+)
 def test_help(script):
-    r = subprocess.run([sys.executable, str(ROOT / "experiments" / f"{script}.py"), "--help"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / f"{script}.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0 and "--out" in r.stdout

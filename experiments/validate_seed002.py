@@ -1,0 +1,143 @@
+"""Does the vmapped JAX sweep measure the same convergence rate as the seed's own NumPy loop?
+
+Trains seed 002's configuration one seed at a time with the literal NumPy transcription of the
+seed (``rnn_jax.reference.seed002_train``, float64, NumPy's RNG), and many seeds at once with
+``rnn_jax.sweep`` (float32, JAX's RNG). The seeds differ, so the two rates are compared
+statistically: both 95% Wilson intervals and Newcombe's interval for the difference.
+
+    python experiments/validate_seed002.py [--numpy-seeds 300] [--sweep-seeds 1000]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+
+import numpy as np
+
+from rnn_jax import io, reference, stats
+from rnn_jax.sweep import run_sweep
+from rnn_jax.train import TrainConfig, make_train
+
+
+@dataclasses.dataclass(frozen=True)
+class Args:
+    """Seed 002's NumPy loop vs the JAX sweep, same configuration."""
+
+    out: str | None = None
+    seed: int = 0
+    numpy_seeds: int = 300
+    sweep_seeds: int = 1000
+    overlapping: bool = False
+    """train the NumPy loop on the seed's overlapping X[mb:mb+100] windows instead."""
+    progress: bool = True
+
+
+def numpy_init(rng: np.random.Generator, hidden: int = 3) -> dict:
+    """Seed 002's initialisation (Glorot-uniform weights, zero biases and S0)."""
+
+    def glorot(n_in, n_out):
+        a = math.sqrt(6.0 / (n_in + n_out))
+        return rng.uniform(-a, a, (n_in, n_out))
+
+    return {
+        "s0": np.zeros(hidden),
+        "w_in": glorot(2, hidden),
+        "b_in": np.zeros(hidden),
+        "w_rec": glorot(hidden, hidden),
+        "b_rec": np.zeros(hidden),
+        "w_out": glorot(hidden, 1),
+        "b_out": np.zeros(1),
+    }
+
+
+def numpy_data(rng: np.random.Generator, n: int, bits: int = 6):
+    a = rng.integers(0, 2**bits, n)
+    b = rng.integers(0, 2**bits, n)
+    return encode(a, b, bits)
+
+
+def encode(a, b, bits):
+    shifts = np.arange(bits + 1)
+    X = np.stack([(a[:, None] >> shifts) & 1, (b[:, None] >> shifts) & 1], -1).astype(float)
+    T = (((a + b)[:, None] >> shifts) & 1).astype(float)[..., None]
+    return X, T
+
+
+def numpy_converged(P, bits: int = 6) -> bool:
+    g = np.arange(2**bits)
+    a, b = (x.ravel() for x in np.meshgrid(g, g, indexing="ij"))
+    X, T = encode(a, b, bits)
+    _, _, Z, _ = reference.seed002_forward(P, X)
+    return bool(np.all((Z > 0) == (T > 0.5)))
+
+
+def numpy_rate(n: int, seed: int, overlapping: bool, progress: bool) -> tuple[int, float]:
+    k = 0
+    t0 = time.perf_counter()
+    for i in range(n):
+        rng = np.random.default_rng([seed, i])
+        P = numpy_init(rng)
+        X, T = numpy_data(rng, 2000)
+        P = reference.seed002_train(P, X, T, overlapping=overlapping)
+        k += numpy_converged(P)
+        if progress:
+            print(f"\rnumpy loop: {i + 1}/{n} seeds, {k} converged", end="", file=sys.stderr)
+    if progress:
+        print(file=sys.stderr)
+    return k, (time.perf_counter() - t0) / n
+
+
+def main(argv=None) -> dict:
+    args = io.cli(Args, argv, description=__doc__.split("\n\n")[0])
+    if args.numpy_seeds < 1 or args.sweep_seeds < 1:
+        print("error: --numpy-seeds and --sweep-seeds must be >= 1", file=sys.stderr)
+        raise SystemExit(2)
+    out = io.run_dir(args.out, "validate_seed002", "default")
+    k_np, sec_np = numpy_rate(args.numpy_seeds, args.seed, args.overlapping, args.progress)
+    cfg = TrainConfig()
+    sweep = run_sweep(
+        make_train(cfg),
+        args.sweep_seeds,
+        base_seed=args.seed,
+        chunk_size=min(1000, args.sweep_seeds),
+        progress=args.progress,
+    )
+    s = sweep["summary"]
+    lo, hi = stats.wilson_interval(k_np, args.numpy_seeds)
+    diff = stats.rate_difference(s["converged"], s["seeds"], k_np, args.numpy_seeds)
+    metrics = {
+        "numpy_seed_loop": {
+            "seeds": args.numpy_seeds,
+            "converged": k_np,
+            "rate": k_np / args.numpy_seeds,
+            "ci95": [lo, hi],
+            "seconds_per_seed": sec_np,
+            "overlapping_minibatches": args.overlapping,
+        },
+        "jax_sweep": {k: s[k] for k in ("seeds", "converged", "rate", "ci95", "seeds_per_second")},
+        "difference_sweep_minus_numpy": diff,
+        "agree": not diff["significant"],
+    }
+    io.write_json(out / "config.json", args)
+    io.write_json(out / "metrics.json", metrics)
+    print(
+        f"NumPy seed loop: {k_np}/{args.numpy_seeds} = {k_np / args.numpy_seeds:.3f} "
+        f"[{lo:.3f}, {hi:.3f}]  ({sec_np * 1e3:.0f} ms/seed)"
+    )
+    print(
+        f"JAX sweep:       {s['converged']}/{s['seeds']} = {s['rate']:.3f} "
+        f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]"
+    )
+    d = diff
+    print(
+        f"difference {d['difference']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]: "
+        f"{'agree' if metrics['agree'] else 'DISAGREE'} at 95% -> {out}"
+    )
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,276 @@
+"""Bad input gets a clear error naming the argument; properties hold on random inputs."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rnn_jax as rj
+from rnn_jax import losses, models, tasks
+from rnn_jax.sweep import run_sweep
+from rnn_jax.train import TrainConfig, make_train
+from tests.sweep_config import TINY
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = jax.random.key(0)
+P = rj.cells.tanh.init(KEY, 2, 3, jnp.float64)
+XS = jnp.ones((4, 5, 2), jnp.float64)
+
+# (what, call, exception, the message must contain)
+BAD_INPUTS = [
+    ("xs rank 2", lambda: rj.unroll(rj.cells.tanh, P, XS[0]), ValueError, "xs must have rank 3"),
+    (
+        "xs features",
+        lambda: rj.unroll(rj.cells.tanh, P, jnp.ones((4, 5, 3))),
+        ValueError,
+        "features",
+    ),
+    (
+        "empty sequence",
+        lambda: rj.unroll(rj.cells.tanh, P, jnp.ones((4, 0, 2))),
+        ValueError,
+        "at least one",
+    ),
+    (
+        "mask shape",
+        lambda: rj.unroll(rj.cells.tanh, P, XS, mask=jnp.ones((4, 6), bool)),
+        ValueError,
+        "mask must have shape",
+    ),
+    (
+        "lengths shape",
+        lambda: rj.unroll(rj.cells.tanh, P, XS, lengths=jnp.ones(3, jnp.int32)),
+        ValueError,
+        "lengths must have shape",
+    ),
+    (
+        "float lengths",
+        lambda: rj.unroll(rj.cells.tanh, P, XS, lengths=jnp.ones(4)),
+        TypeError,
+        "lengths must be integers",
+    ),
+    (
+        "carry0 shape",
+        lambda: rj.unroll(rj.cells.tanh, P, XS, jnp.ones((5, 3))),
+        ValueError,
+        "carry0 must have shape",
+    ),
+    (
+        "dtype mismatch",
+        lambda: rj.unroll(rj.cells.tanh, P, XS.astype(jnp.float32)),
+        TypeError,
+        "dtype",
+    ),
+    ("unknown cell", lambda: rj.get_cell("elman"), ValueError, "cell must be one of"),
+    ("key not a key", lambda: tasks.binary_addition(42, 10), TypeError, "key must be"),
+    ("bits too large", lambda: tasks.binary_addition(KEY, 10, bits=31), ValueError, "bits"),
+    ("all pairs too many", lambda: tasks.all_addition_pairs(11), ValueError, "bits"),
+    ("n = 0", lambda: tasks.counting_ones(KEY, 0, 10), ValueError, "n must be"),
+    ("vocab 1", lambda: models.tagger_init(KEY, vocab=1), ValueError, "vocab"),
+    ("counter rank", lambda: models.counter_apply(models.counter_init(), XS), ValueError, "xs"),
+    (
+        "loss mask",
+        lambda: losses.mse(jnp.ones(3), jnp.ones(3), jnp.ones(2, bool)),
+        ValueError,
+        "mask",
+    ),
+    (
+        "float labels",
+        lambda: losses.softmax_cross_entropy(jnp.ones((2, 3)), jnp.ones(2)),
+        TypeError,
+        "labels",
+    ),
+    ("rprop lr 0", lambda: rj.rprop(0.0), ValueError, "learning_rate"),
+    ("rprop eta_minus", lambda: rj.rprop(eta_minus=1.5), ValueError, "eta_minus"),
+    ("rprop eta_plus", lambda: rj.rprop(eta_plus=0.9), ValueError, "eta_plus"),
+    (
+        "rprop min > max",
+        lambda: rj.rprop(min_step_size=2.0, max_step_size=1.0),
+        ValueError,
+        "min_step_size",
+    ),
+    ("rprop variant", lambda: rj.rprop(variant="iRprop"), ValueError, "variant"),
+    ("rmsprop momentum 1", lambda: rj.rmsprop_nesterov(momentum=1.0), ValueError, "momentum"),
+    ("rmsprop decay -1", lambda: rj.rmsprop_nesterov(decay=-1.0), ValueError, "decay"),
+    ("rmsprop lr nan", lambda: rj.rmsprop_nesterov(float("nan")), ValueError, "learning_rate"),
+    ("config task", lambda: TrainConfig(task="parity"), ValueError, "task"),
+    ("config optimizer", lambda: TrainConfig(optimizer="lbfgs"), ValueError, "optimizer"),
+    ("config lr inf", lambda: TrainConfig(learning_rate=float("inf")), ValueError, "learning_rate"),
+    ("config hidden 0", lambda: TrainConfig(hidden=0), ValueError, "hidden"),
+    ("config bool size", lambda: TrainConfig(epochs=True), TypeError, "epochs"),
+    (
+        "sweep seeds 0",
+        lambda: run_sweep(make_train(TINY), 0, progress=False),
+        ValueError,
+        "n_seeds",
+    ),
+    (
+        "sweep chunk 0",
+        lambda: run_sweep(make_train(TINY), 4, chunk_size=0, progress=False),
+        ValueError,
+        "chunk_size",
+    ),
+    ("hparam name", lambda: make_train(TINY)(KEY, {"lr": 1.0}), ValueError, "hparams"),
+    (
+        "gradcheck float32",
+        lambda: rj.numerical_grad(jnp.sum, jnp.ones(3, jnp.float32)),
+        TypeError,
+        "float64",
+    ),
+]
+
+
+@pytest.mark.parametrize("what,call,exc,match", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_a_clear_error(what, call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+CLI_BAD = [
+    ("convergence_sweep", ["--seeds", "0"], "n_seeds"),
+    ("convergence_sweep", ["--optimizer", "lbfgs"], "optimizer"),
+    ("convergence_sweep", ["--task", "parity"], "task"),
+    ("convergence_sweep", ["--seeds", "many"], "--seeds"),
+    ("convergence_sweep", ["--momentum", "1.5"], "momentum"),
+    ("binary_addition", ["--optimizer", "lbfgs"], "optimizer"),
+    ("counting_ones", ["--steps", "0"], "--steps"),
+    ("next_number", ["--epochs", "0"], "--epochs"),
+    ("study", ["--optimizers", "lbfgs"], "optimizers"),
+]
+
+
+@pytest.mark.parametrize("script,argv,match", CLI_BAD)
+def test_cli_bad_input_exits_2_with_one_line(script, argv, match, tmp_path):
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "experiments" / f"{script}.py"),
+            *argv,
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and match in lines[0], r.stderr
+
+
+def test_cli_refuses_an_out_dir_with_another_config(tmp_path):
+    cmd = [
+        sys.executable,
+        str(ROOT / "experiments" / "convergence_sweep.py"),
+        "--seeds",
+        "4",
+        "--chunk-size",
+        "4",
+        "--n-train",
+        "200",
+        "--batch-size",
+        "50",
+        "--epochs",
+        "2",
+        "--bits",
+        "3",
+        "--eval-every",
+        "4",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+    ]
+    assert subprocess.run(cmd, capture_output=True, timeout=300).returncode == 0
+    before = (tmp_path / "per_seed.csv").read_bytes()
+    r = subprocess.run(
+        [*cmd, "--resume", "--hidden", "4"], capture_output=True, text=True, timeout=300
+    )
+    assert r.returncode == 2 and "different configuration" in r.stderr
+    assert (tmp_path / "per_seed.csv").read_bytes() == before
+
+
+def test_no_pickle_anywhere():
+    """Results are JSON/CSV/NPZ and loaded with allow_pickle=False."""
+    src = "\n".join(p.read_text() for p in (ROOT / "rnn_jax").glob("*.py"))
+    src += "\n".join(p.read_text() for p in (ROOT / "experiments").glob("*.py"))
+    assert "import pickle" not in src and "allow_pickle=True" not in src
+    assert "allow_pickle=False" in (ROOT / "rnn_jax" / "io.py").read_text()
+
+
+# ------------------------------------------------------------------ property tests (hypothesis)
+
+leaf_shapes = st.lists(
+    st.lists(st.integers(1, 4), min_size=0, max_size=2).map(tuple), min_size=1, max_size=3
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    shapes=leaf_shapes,
+    seed=st.integers(0, 2**16),
+    variant=st.sampled_from(rj.RPROP_VARIANTS),
+    scale=st.floats(1e-3, 1e3),
+)
+def test_rprop_updates_finite_and_within_bounds(shapes, seed, variant, scale):
+    lo, hi = 1e-4, 0.5
+    opt = rj.scale_by_rprop(0.01, min_step_size=lo, max_step_size=hi, variant=variant)
+    keys = jax.random.split(jax.random.key(seed), len(shapes) * 8).reshape(8, len(shapes))
+    params = [jnp.zeros(s) for s in shapes]
+    state = opt.init(params)
+    for t in range(8):
+        g = [scale * jax.random.normal(k, s) for k, s in zip(keys[t], shapes)]
+        u, state = opt.update(g, state, params, value=jnp.asarray(float(t % 3)))
+        chex.assert_tree_all_finite(u)
+        for leaf, step in zip(u, state.step_sizes):
+            assert float(jnp.max(jnp.abs(leaf), initial=0.0)) <= hi + 1e-12
+            assert float(jnp.min(step, initial=hi)) >= lo - 1e-12
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    mu=st.floats(0.0, 0.95),
+    decay=st.floats(0.0, 0.99),
+)
+def test_rmsprop_nesterov_finite(seed, shape, mu, decay):
+    opt = rj.rmsprop_nesterov(0.05, decay=decay, momentum=mu)
+    p = jax.random.normal(jax.random.key(seed), shape)
+    s = opt.init(p)
+    for t in range(5):
+        g = jax.random.normal(jax.random.key(seed + t + 1), shape) * 10.0**t
+        u, s = opt.update(g, s, p)
+        p = optax.apply_updates(p, u)
+        chex.assert_tree_all_finite((u, s.nu, s.velocity))
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    b=st.integers(1, 4),
+    t=st.integers(1, 6),
+    f=st.integers(1, 3),
+    h=st.integers(1, 4),
+    name=st.sampled_from(sorted(rj.CELLS)),
+)
+def test_unroll_masks_inert_on_random_shapes(seed, b, t, f, h, name):
+    cell = rj.get_cell(name)
+    k1, k2, k3, k4 = jax.random.split(jax.random.key(seed), 4)
+    p = cell.init(k1, f, h, jnp.float64)
+    xs = jax.random.normal(k2, (b, t, f), jnp.float64)
+    lengths = jax.random.randint(k3, (b,), 1, t + 1)
+    mask = np.arange(t)[None, :] < np.asarray(lengths)[:, None]
+    noise = 50.0 * jax.random.normal(k4, xs.shape, jnp.float64)
+    xs2 = jnp.where(mask[..., None], xs, noise)
+    a = rj.unroll_bptt(cell, p, xs, lengths=lengths)
+    c = rj.unroll_bptt(cell, p, xs2, lengths=lengths)
+    chex.assert_trees_all_close(a, c)
+    chex.assert_tree_all_finite(a)
