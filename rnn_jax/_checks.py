@@ -52,8 +52,11 @@ def _concrete(value):
     return float(arr.reshape(()))
 
 
-def check_range(name: str, value, *, low=None, high=None, low_open=False, high_open=False) -> None:
-    """Checks ``low <(=) value <(=) high`` when ``value`` is concrete (and finite)."""
+def check_range(
+    name: str, value, *, low=None, high=None, low_open=False, high_open=False, allow_inf=False
+) -> None:
+    """Checks ``low <(=) value <(=) high`` when ``value`` is concrete; NaN is always rejected,
+    and infinities unless ``allow_inf``."""
     if callable(value):  # a schedule: checked where it is evaluated
         return
     v = _concrete(value)

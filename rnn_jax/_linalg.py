@@ -30,7 +30,7 @@ def matmul(a: jax.Array, w: jax.Array) -> jax.Array:
 
 
 def contract_steps(a: jax.Array, b: jax.Array) -> jax.Array:
-    """``Σ_{t,b} a[t,b,:]ᵀ b[t,b,:]`` for ``a`` ``(T, B, F)`` and ``b`` ``(T, B, G)`` -> ``(F, G)``."""
+    """``Σ_{t,b} a[t,b,:]ᵀ b[t,b,:]``: ``a`` ``(T, B, F)``, ``b`` ``(T, B, G)`` -> ``(F, G)``."""
     if a.shape[-1] * b.shape[-1] > SMALL_OUTER:
         return jnp.einsum("tbf,tbg->fg", a, b)
     return jnp.sum(a[..., :, None] * b[..., None, :], axis=(0, 1))

@@ -114,7 +114,8 @@ class Outcome(NamedTuple):
 
     ``converged``: the task's criterion holds at the end (binary addition: all ``4**bits``
     pairs exact; counting: every test sequence rounds to its count; next number: 100% on
-    held-out sequences) and the run did not diverge. ``steps_to_converge``: first evaluated update count at which it held
+    held-out sequences) and the run did not diverge. ``steps_to_converge``: first evaluated
+    update count at which it held
     (-1 if never). ``accuracy``: final fraction of test items exactly right. ``final_loss``: the
     training loss at the final parameters. ``diverged``/``diverged_step``: a non-finite loss or
     gradient was met at that update (-1 if never). ``loss_curve``: mean training loss over each
