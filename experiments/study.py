@@ -27,7 +27,7 @@ from rnn_jax.train import OPTIMIZERS, TrainConfig, make_train
 HERE = Path(__file__).resolve().parent
 
 #: Learning rates chosen by a 200-seed grid per optimizer (README, "Choosing the rates").
-STUDY_LR = {"rmsprop_nesterov": 0.05, "rmsprop": 0.01, "adam": 0.03, "momentum": 0.3, "sgd": 1.0}
+STUDY_LR = {"rmsprop_nesterov": 0.05, "rmsprop": 0.1, "adam": 0.1, "momentum": 1.0, "sgd": 3.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +36,8 @@ class Args:
 
     out: str | None = None
     seeds: int = 1000
-    seed: int = 0
+    seed: int = 1
+    """base seed 1: the learning rates were chosen on base seed 0 (no reuse of those seeds)."""
     optimizers: tuple[str, ...] = ("rmsprop_nesterov", "rmsprop", "adam", "momentum", "sgd")
     chunk_size: int = 1000
     skip_reproductions: bool = False

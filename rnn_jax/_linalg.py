@@ -29,8 +29,24 @@ def matmul(a: jax.Array, w: jax.Array) -> jax.Array:
     return out
 
 
-def contract_steps(a: jax.Array, b: jax.Array) -> jax.Array:
-    """``Σ_{t,b} a[t,b,:]ᵀ b[t,b,:]``: ``a`` ``(T, B, F)``, ``b`` ``(T, B, G)`` -> ``(F, G)``."""
-    if a.shape[-1] * b.shape[-1] > SMALL_OUTER:
-        return jnp.einsum("tbf,tbg->fg", a, b)
-    return jnp.sum(a[..., :, None] * b[..., None, :], axis=(0, 1))
+def matmul_fm(w: jax.Array, a: jax.Array) -> jax.Array:
+    """Feature-major product: ``out[..., n, b] = Σ_k w[k, n] a[..., k, b]``.
+
+    ``a`` is ``(..., K, B)`` with the batch ``B`` as the minor axis, so the multiply-adds
+    vectorize over the batch (and over seeds under ``vmap``) instead of over ``K``.
+    """
+    k = w.shape[0]
+    if k > SMALL_K:
+        return jnp.einsum("kn,...kb->...nb", w, a)
+    lead = (1,) * (a.ndim - 2)
+    out = w[0].reshape(lead + (-1, 1)) * a[..., 0:1, :]
+    for i in range(1, k):
+        out = out + w[i].reshape(lead + (-1, 1)) * a[..., i : i + 1, :]
+    return out
+
+
+def contract_fm(a: jax.Array, b: jax.Array) -> jax.Array:
+    """``Σ_{t,b} a[t, :, b] b[t, :, b]ᵀ``: ``a`` ``(T, K, B)``, ``b`` ``(T, N, B)`` -> ``(K, N)``."""
+    if a.shape[1] * b.shape[1] > SMALL_OUTER:
+        return jnp.einsum("tkb,tnb->kn", a, b)
+    return jnp.sum(a[:, :, None, :] * b[:, None, :, :], axis=(0, 3))

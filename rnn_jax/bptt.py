@@ -27,9 +27,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from rnn_jax._linalg import contract_steps, matmul
+from rnn_jax._linalg import contract_fm, matmul_fm
 from rnn_jax.cells import Cell
-from rnn_jax.unroll import _keep, forward_scan, prepare
+from rnn_jax.unroll import _fm, _keep, forward_scan, prepare, scan_unroll
 
 Array = jax.Array
 
@@ -44,28 +44,40 @@ class BPTTGrads(NamedTuple):
 
 
 def _backward(cell: Cell, params, xs, mask, h_prev, res, d_hs_tm, d_carry_T, reverse: bool):
-    """Reverse scan over ``dL/dcarry``, then the contractions: (d_params, d_carry0, d_xs)."""
-    core_bwd = jax.vmap(cell.core_bwd, in_axes=(None, 0, 0, 0))
+    """Reverse scan over ``dL/dcarry``, then the contractions: (d_params, d_carry0, d_xs).
+
+    ``d_hs_tm`` is ``(T, B, H)`` and ``d_carry_T`` leaves ``(B, H)``; inside, like the forward,
+    everything is feature-major ``(features, B)`` (see :func:`rnn_jax.unroll.forward_scan`).
+    """
+    core_bwd = jax.vmap(cell.core_bwd, in_axes=(None, -1, -1, -1), out_axes=-1)
     mask_tm = None if mask is None else mask.T
+    w_rec_t = params.w_rec.T
 
     def body(d_carry, inp):
         res_t, d_h_t, m_t = inp
-        d_prev, d_a_x, d_a_h = core_bwd(params, res_t, d_carry, d_h_t)
+        d_direct, d_a_x, d_a_h = core_bwd(params, res_t, d_carry, d_h_t)
+        d_prev = cell.add_h(d_direct, matmul_fm(w_rec_t, d_a_h))
         if m_t is not None:
             d_prev = _keep(m_t, d_prev, d_carry)
-            keep = m_t[:, None]
+            keep = m_t[None, :]
             d_a_x = jnp.where(keep, d_a_x, jnp.zeros_like(d_a_x))
             d_a_h = jnp.where(keep, d_a_h, jnp.zeros_like(d_a_h))
         return d_prev, (d_a_x, d_a_h)
 
+    steps = d_hs_tm.shape[0]
     d_carry0, (d_a_x, d_a_h) = lax.scan(
-        body, d_carry_T, (res, d_hs_tm, mask_tm), reverse=not reverse
+        body,
+        _fm(d_carry_T),
+        (res, jnp.swapaxes(d_hs_tm, 1, 2), mask_tm),
+        reverse=not reverse,
+        unroll=scan_unroll(steps),
     )
-    d_w_x = contract_steps(jnp.swapaxes(xs, 0, 1), d_a_x)
-    d_w_rec = contract_steps(h_prev, d_a_h)
-    d_xs = jnp.swapaxes(matmul(d_a_x, params.w_x.T), 0, 1)
-    d_params = cell.bias_grads(params, d_w_x, d_w_rec, d_a_x.sum((0, 1)), d_a_h.sum((0, 1)))
-    return d_params, d_carry0, d_xs
+    xs_fm = jnp.transpose(xs, (1, 2, 0))  # (T, F, B)
+    d_w_x = contract_fm(xs_fm, d_a_x)
+    d_w_rec = contract_fm(h_prev, d_a_h)
+    d_xs = jnp.transpose(matmul_fm(params.w_x.T, d_a_x), (2, 0, 1))
+    d_params = cell.bias_grads(params, d_w_x, d_w_rec, d_a_x.sum((0, 2)), d_a_h.sum((0, 2)))
+    return d_params, _fm(d_carry0), d_xs
 
 
 # --------------------------------------------------------------------------- custom_vjp

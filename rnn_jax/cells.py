@@ -43,8 +43,12 @@ class Cell(NamedTuple):
       gates: ``G``, the number of gate blocks in the pre-activations.
       init: ``init(key, in_size, hidden_size, dtype=jnp.float32) -> params``.
       core_fwd: ``core_fwd(params, a_x, a_h, carry) -> (carry, h, residuals)``.
-      core_bwd: ``core_bwd(params, residuals, d_carry, d_h) -> (d_carry_prev, d_a_x, d_a_h)``.
+      core_bwd: ``core_bwd(params, residuals, d_carry, d_h) -> (d_carry_direct, d_a_x, d_a_h)``;
+        ``d_carry_direct`` is ``dL/dcarry_{t-1}`` *except* the path through ``a_h``, which the
+        generic backward adds as ``d_a_h W_recᵀ`` (so the matmul stays outside the per-example
+        core, where it can be laid out for the whole batch).
       carry_h: ``carry_h(carry) -> h``, the part of the carry multiplied by ``W_rec``.
+      add_h: ``add_h(carry, dh) -> carry`` with ``dh`` added to the ``h`` part.
       zero_carry: ``zero_carry(hidden_size, dtype) -> carry`` for one example.
       bias_grads: ``bias_grads(params, d_w_x, d_w_rec, sum_d_a_x, sum_d_a_h) -> params``, builds
         the gradient pytree from the contracted weight gradients and the summed pre-activation
@@ -57,6 +61,7 @@ class Cell(NamedTuple):
     core_fwd: Callable[..., Any]
     core_bwd: Callable[..., Any]
     carry_h: Callable[[Carry], Array]
+    add_h: Callable[[Carry, Array], Carry]
     zero_carry: Callable[..., Carry]
     bias_grads: Callable[..., Any]
 
@@ -138,6 +143,10 @@ def _identity(carry):
     return carry
 
 
+def _add(carry, dh):
+    return carry + dh
+
+
 # --------------------------------------------------------------------------- linear
 
 
@@ -152,7 +161,7 @@ def _linear_fwd(params, a_x, a_h, carry):
 
 def _linear_bwd(params, res, d_carry, d_h):
     d_z = d_carry + d_h
-    return matmul(d_z, params.w_rec.T), d_z, d_z
+    return jnp.zeros_like(d_z), d_z, d_z
 
 
 def _linear_grads(params, d_w_x, d_w_rec, sum_d_a_x, sum_d_a_h):
@@ -166,6 +175,7 @@ linear = Cell(
     core_fwd=_linear_fwd,
     core_bwd=_linear_bwd,
     carry_h=_identity,
+    add_h=_add,
     zero_carry=_zero_h,
     bias_grads=_linear_grads,
 )
@@ -191,7 +201,7 @@ def _tanh_fwd(params, a_x, a_h, carry):
 
 def _tanh_bwd(params, h, d_carry, d_h):
     d_z = (d_carry + d_h) * (1.0 - h * h)
-    return matmul(d_z, params.w_rec.T), d_z, d_z
+    return jnp.zeros_like(d_z), d_z, d_z
 
 
 def _tanh_grads(params, d_w_x, d_w_rec, sum_d_a_x, sum_d_a_h):
@@ -205,6 +215,7 @@ tanh = Cell(
     core_fwd=_tanh_fwd,
     core_bwd=_tanh_bwd,
     carry_h=_identity,
+    add_h=_add,
     zero_carry=_zero_h,
     bias_grads=_tanh_grads,
 )
@@ -249,7 +260,7 @@ def _lstm_bwd(params, res, d_carry, d_h):
             d_o * o * (1.0 - o),
         ]
     )
-    return (matmul(d_z, params.w_rec.T), d_c * f), d_z, d_z
+    return (jnp.zeros_like(d_ht), d_c * f), d_z, d_z
 
 
 def _lstm_grads(params, d_w_x, d_w_rec, sum_d_a_x, sum_d_a_h):
@@ -264,6 +275,10 @@ def _lstm_h(carry):
     return carry[0]
 
 
+def _lstm_add_h(carry, dh):
+    return (carry[0] + dh, carry[1])
+
+
 lstm = Cell(
     name="lstm",
     gates=4,
@@ -271,6 +286,7 @@ lstm = Cell(
     core_fwd=_lstm_fwd,
     core_bwd=_lstm_bwd,
     carry_h=_lstm_h,
+    add_h=_lstm_add_h,
     zero_carry=_lstm_zero_carry,
     bias_grads=_lstm_grads,
 )
@@ -315,7 +331,7 @@ def _gru_bwd(params, res, d_carry, d_h):
     d_z = d_ht * (h_prev - n) * z * (1.0 - z)
     d_a_x = jnp.concatenate([d_r, d_z, d_n])
     d_a_h = jnp.concatenate([d_r, d_z, d_n * r])
-    return matmul(d_a_h, params.w_rec.T) + d_ht * z, d_a_x, d_a_h
+    return d_ht * z, d_a_x, d_a_h
 
 
 def _gru_grads(params, d_w_x, d_w_rec, sum_d_a_x, sum_d_a_h):
@@ -330,6 +346,7 @@ gru = Cell(
     core_fwd=_gru_fwd,
     core_bwd=_gru_bwd,
     carry_h=_identity,
+    add_h=_add,
     zero_carry=_zero_h,
     bias_grads=_gru_grads,
 )

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from rnn_jax import _checks
-from rnn_jax._linalg import matmul
+from rnn_jax._linalg import matmul_fm
 from rnn_jax.cells import Cell
 
 Array = jax.Array
@@ -98,33 +98,57 @@ def broadcast_carry(cell: Cell, carry0, batch: int, hidden: int, dtype):
     return jax.tree.map(one, carry0)
 
 
+#: Time scans of at most this many steps are unrolled completely: XLA then fuses across steps
+#: and pays no while-loop overhead (seed 002's 7 steps); longer ones unroll by this factor.
+UNROLL = 8
+
+
+def scan_unroll(steps: int) -> int | bool:
+    return True if steps <= UNROLL else UNROLL
+
+
 def _keep(mask_t, new, old):
-    keep = mask_t[:, None]
+    """Feature-major: ``mask_t`` ``(B,)``, leaves ``(H, B)``."""
+    keep = mask_t[None, :]
     return jax.tree.map(lambda n, o: jnp.where(keep, n, o), new, old)
+
+
+def _fm(carry):
+    """``(B, H)`` leaves <-> ``(H, B)`` leaves."""
+    return jax.tree.map(lambda c: c.T, carry)
 
 
 def forward_scan(
     cell: Cell, params, xs: Array, carry0, mask, reverse: bool, residuals: bool
 ) -> tuple[Any, Any]:
-    """The scan itself, on checked arguments.
+    """The scan itself, on checked arguments (``xs`` ``(B, T, F)``, carry leaves ``(B, H)``).
 
-    Returns ``(carry_T, outs)`` where ``outs`` is ``hs`` time-major ``(T, B, H)``, or with
-    ``residuals=True`` the tuple ``(hs, h_prev, res)`` the hand-written backward needs.
+    Inside, every per-step array is **feature-major**, ``(features, B)``: the cell's core is
+    vmapped over the minor batch axis and the small matmuls are multiply-adds over it, which
+    XLA:CPU vectorizes over the batch (and over seeds in a sweep) rather than over ``H``.
+
+    Returns ``(carry_T, outs)``: ``carry_T`` leaves ``(B, H)``; ``outs`` is ``hs`` time-major
+    ``(T, B, H)``, or with ``residuals=True`` ``(hs, h_prev, res)`` with ``h_prev``
+    ``(T, H, B)`` and the cell's residuals feature-major, for :mod:`rnn_jax.bptt`.
     """
-    a_x = matmul(jnp.swapaxes(xs, 0, 1), params.w_x)
+    a_x = matmul_fm(params.w_x, jnp.transpose(xs, (1, 2, 0)))  # (T, G*H, B)
     mask_tm = None if mask is None else mask.T
-    core = jax.vmap(cell.core_fwd, in_axes=(None, 0, 0, 0))
+    core = jax.vmap(cell.core_fwd, in_axes=(None, -1, -1, -1), out_axes=-1)
 
     def body(carry, inp):
         a_x_t, m_t = inp
         h_prev = cell.carry_h(carry)
-        new_carry, h, res = core(params, a_x_t, matmul(h_prev, params.w_rec), carry)
+        new_carry, h, res = core(params, a_x_t, matmul_fm(params.w_rec, h_prev), carry)
         if m_t is not None:
             new_carry = _keep(m_t, new_carry, carry)
-            h = jnp.where(m_t[:, None], h, jnp.zeros_like(h))
+            h = jnp.where(m_t[None, :], h, jnp.zeros_like(h))
         return new_carry, ((h, h_prev, res) if residuals else h)
 
-    return lax.scan(body, carry0, (a_x, mask_tm), reverse=reverse)
+    carry_T, outs = lax.scan(
+        body, _fm(carry0), (a_x, mask_tm), reverse=reverse, unroll=scan_unroll(a_x.shape[0])
+    )
+    hs = jnp.swapaxes(outs[0] if residuals else outs, 1, 2)
+    return _fm(carry_T), ((hs, outs[1], outs[2]) if residuals else hs)
 
 
 def unroll(
