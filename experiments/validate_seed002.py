@@ -11,7 +11,6 @@ statistically: both 95% Wilson intervals and Newcombe's interval for the differe
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 import time
 
@@ -35,54 +34,15 @@ class Args:
     progress: bool = True
 
 
-def numpy_init(rng: np.random.Generator, hidden: int = 3) -> dict:
-    """Seed 002's initialisation (Glorot-uniform weights, zero biases and S0)."""
-
-    def glorot(n_in, n_out):
-        a = math.sqrt(6.0 / (n_in + n_out))
-        return rng.uniform(-a, a, (n_in, n_out))
-
-    return {
-        "s0": np.zeros(hidden),
-        "w_in": glorot(2, hidden),
-        "b_in": np.zeros(hidden),
-        "w_rec": glorot(hidden, hidden),
-        "b_rec": np.zeros(hidden),
-        "w_out": glorot(hidden, 1),
-        "b_out": np.zeros(1),
-    }
-
-
-def numpy_data(rng: np.random.Generator, n: int, bits: int = 6):
-    a = rng.integers(0, 2**bits, n)
-    b = rng.integers(0, 2**bits, n)
-    return encode(a, b, bits)
-
-
-def encode(a, b, bits):
-    shifts = np.arange(bits + 1)
-    X = np.stack([(a[:, None] >> shifts) & 1, (b[:, None] >> shifts) & 1], -1).astype(float)
-    T = (((a + b)[:, None] >> shifts) & 1).astype(float)[..., None]
-    return X, T
-
-
-def numpy_converged(P, bits: int = 6) -> bool:
-    g = np.arange(2**bits)
-    a, b = (x.ravel() for x in np.meshgrid(g, g, indexing="ij"))
-    X, T = encode(a, b, bits)
-    _, _, Z, _ = reference.seed002_forward(P, X)
-    return bool(np.all((Z > 0) == (T > 0.5)))
-
-
 def numpy_rate(n: int, seed: int, overlapping: bool, progress: bool) -> tuple[int, float]:
     k = 0
     t0 = time.perf_counter()
     for i in range(n):
         rng = np.random.default_rng([seed, i])
-        P = numpy_init(rng)
-        X, T = numpy_data(rng, 2000)
+        P = reference.seed002_init(rng)
+        X, T = reference.seed002_data(rng, 2000)
         P = reference.seed002_train(P, X, T, overlapping=overlapping)
-        k += numpy_converged(P)
+        k += reference.seed002_converged(P)
         if progress:
             print(f"\rnumpy loop: {i + 1}/{n} seeds, {k} converged", end="", file=sys.stderr)
     if progress:

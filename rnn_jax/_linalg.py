@@ -46,7 +46,7 @@ def matmul_fm(w: jax.Array, a: jax.Array) -> jax.Array:
 
 
 def contract_fm(a: jax.Array, b: jax.Array) -> jax.Array:
-    """``Σ_{t,b} a[t, :, b] b[t, :, b]ᵀ``: ``a`` ``(T, K, B)``, ``b`` ``(T, N, B)`` -> ``(K, N)``."""
+    """``Σ_{t,b} a[t, :, b] b[t, :, b]ᵀ`` for ``a`` ``(T, K, B)``, ``b`` ``(T, N, B)``."""
     if a.shape[1] * b.shape[1] > SMALL_OUTER:
         return jnp.einsum("tkb,tnb->kn", a, b)
     return jnp.sum(a[:, :, None, :] * b[:, None, :, :], axis=(0, 3))

@@ -110,6 +110,46 @@ def seed001_feedforward(w, u, v, b_h, b_o, x):
 PARAM_ORDER = ("s0", "w_in", "b_in", "w_rec", "b_rec", "w_out", "b_out")
 
 
+def seed002_init(rng: np.random.Generator, hidden: int = 3) -> dict:
+    """Seed 002's initialisation (Glorot-uniform weights, zero biases and ``S0``)."""
+
+    def glorot(n_in, n_out):
+        a = np.sqrt(6.0 / (n_in + n_out))
+        return rng.uniform(-a, a, (n_in, n_out))
+
+    return {
+        "s0": np.zeros(hidden),
+        "w_in": glorot(2, hidden),
+        "b_in": np.zeros(hidden),
+        "w_rec": glorot(hidden, hidden),
+        "b_rec": np.zeros(hidden),
+        "w_out": glorot(hidden, 1),
+        "b_out": np.zeros(1),
+    }
+
+
+def seed002_encode(a, b, bits: int = 6):
+    """Seed 002's tensors for ``a + b``: ``X`` ``(n, bits+1, 2)``, ``T`` ``(n, bits+1, 1)``."""
+    shifts = np.arange(bits + 1)
+    X = np.stack([(a[:, None] >> shifts) & 1, (b[:, None] >> shifts) & 1], -1).astype(float)
+    T = (((a + b)[:, None] >> shifts) & 1).astype(float)[..., None]
+    return X, T
+
+
+def seed002_data(rng: np.random.Generator, n: int, bits: int = 6):
+    """``n`` random pairs of ``bits``-bit numbers, as seed 002's ``create_dataset``."""
+    return seed002_encode(rng.integers(0, 2**bits, n), rng.integers(0, 2**bits, n), bits)
+
+
+def seed002_converged(P, bits: int = 6) -> bool:
+    """All ``4**bits`` pairs exact (the sweep's criterion), with the seed's forward."""
+    g = np.arange(2**bits)
+    a, b = (x.ravel() for x in np.meshgrid(g, g, indexing="ij"))
+    X, T = seed002_encode(a, b, bits)
+    _, _, Z, _ = seed002_forward(P, X)
+    return bool(np.all((Z > 0) == (T > 0.5)))
+
+
 def seed002_forward(P, X):
     """Seed 002's ``RnnBinaryAdder.forward``. ``P`` is a dict of arrays (``PARAM_ORDER``)."""
     recIn = np.tensordot(X, P["w_in"], axes=((-1), (0))) + P["b_in"]

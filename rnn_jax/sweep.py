@@ -192,10 +192,12 @@ def run_sweep(
             table[c].extend(np.asarray(getattr(out, c)).tolist())
         curves.extend(np.asarray(out.loss_curve))
         if out_dir is not None and writer:
-            io.write_csv(out_dir / TABLE, table)
+            # Curves first, table last: the table is the record of what is done, so after a
+            # kill between the two writes the curves hold at least every seed in the table.
             io.write_npz(
                 out_dir / CURVES, seed=np.asarray(table["seed"]), loss_curve=np.stack(curves)
             )
+            io.write_csv(out_dir / TABLE, table)
         if progress:
             _progress(len(table["seed"]) - start, n_seeds - start, started, compile_s, sys.stderr)
         if on_chunk is not None:
@@ -239,9 +241,13 @@ def _open_run_dir(out_dir: Path, settings: dict, resume: bool, writer: bool):
             raise ValueError(f"{out_dir / TABLE} does not hold seeds 0..{n - 1} in order")
         table = {k: old[k].tolist() for k in table}
         if (out_dir / CURVES).exists():
-            curves = list(io.read_npz(out_dir / CURVES)["loss_curve"][:n])
+            saved_curves = io.read_npz(out_dir / CURVES)
+            if np.array_equal(saved_curves["seed"][:n], np.arange(n)):
+                curves = list(saved_curves["loss_curve"][:n])
         if len(curves) != n:
-            raise ValueError(f"{out_dir / CURVES} does not match {TABLE}; delete both to restart")
+            raise ValueError(
+                f"{out_dir / CURVES} does not cover the seeds in {TABLE}; delete both to restart"
+            )
     elif saved is not None and saved != want and resume:
         raise ValueError(f"out_dir {out_dir} holds a different configuration")
     if writer:

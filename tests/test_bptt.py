@@ -146,3 +146,19 @@ class JitVariantsTest(chex.TestCase):
         grad = self.variant(jax.grad(lambda p, x, c: loss(rj.unroll_bptt, p, x, c)))
         ref = jax.grad(lambda p, x, c: loss(rj.unroll, p, x, c))(params, xs, carry0)
         chex.assert_trees_all_close(grad(params, xs, carry0), ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", CELL_NAMES)
+def test_unrolled_scans_give_the_same_gradients(name, monkeypatch):
+    """The suite runs rolled scans (conftest); the library unrolls short ones: same numbers."""
+    import importlib
+
+    unroll_mod = importlib.import_module("rnn_jax.unroll")
+    cell = rj.get_cell(name)
+    params, xs, carry0, _, loss = _problem(cell, jax.random.key(9), (3, 5, 2, 4), True)
+    rolled = jax.grad(loss, (1, 2, 3))(rj.unroll_bptt, params, xs, carry0)
+    monkeypatch.setattr(unroll_mod, "UNROLL", 8)
+    unrolled_hand = jax.grad(loss, (1, 2, 3))(rj.unroll_bptt, params, xs, carry0)
+    unrolled_auto = jax.grad(loss, (1, 2, 3))(rj.unroll, params, xs, carry0)
+    assert max_rel_err(unrolled_hand, rolled) <= 1e-12
+    assert max_rel_err(unrolled_auto, rolled) <= 1e-10

@@ -1,0 +1,169 @@
+"""Side-by-side speed of the seed-002 workload, and a per-cell forward+backward micro-benchmark.
+
+Everything is measured in one run on one machine (shared machines are noisy: medians and
+ratios, not single times):
+
+(a) the NumPy transcription of seed 002's loop, one seed at a time (``rnn_jax.reference``);
+(b) rnn_jax's sweep (``Sweep``: microbatched vmap, sharded) with ``jax.grad`` through the scan;
+(c) the same with the hand-written BPTT (``custom_vjp``).
+
+Per seed-training: ms (median over ``--repeats`` after a warm-up), compile time, temporary
+memory of the compiled chunk (XLA's memory analysis) and the ratio against (a). Then, per cell,
+forward+backward of a sum-of-outputs loss, hand BPTT vs ``jax.grad``, for H in ``--hidden``
+and T in ``--steps``.
+
+    python experiments/benchmark.py [--seeds 1000] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import rnn_jax as rj
+from rnn_jax import io, reference
+from rnn_jax.sweep import Sweep, seed_keys
+from rnn_jax.train import TrainConfig, make_train
+
+
+@dataclasses.dataclass(frozen=True)
+class Args:
+    """Speed of the sweep against the seed's NumPy loop, and of hand BPTT against jax.grad."""
+
+    seeds: int = 1000
+    numpy_seeds: int = 10
+    repeats: int = 3
+    microbatch: int = 256
+    hidden: tuple[int, ...] = (3, 32, 256)
+    steps: tuple[int, ...] = (7, 100)
+    cell_batch: int = 100
+    cells: tuple[str, ...] = ("linear", "tanh", "lstm", "gru")
+    json: str | None = None
+    skip_cells: bool = False
+
+
+def _median_time(fn, repeats: int) -> float:
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def _numpy_seed(i: int) -> float:
+    """Seconds to train one seed with seed 002's literal NumPy loop."""
+    rng = np.random.default_rng([0, i])
+    P = reference.seed002_init(rng)
+    X, T = reference.seed002_data(rng, 2000)
+    t0 = time.perf_counter()
+    reference.seed002_train(P, X, T)
+    return time.perf_counter() - t0
+
+
+def sweep_timing(backward: str, args: Args) -> dict:
+    cfg = TrainConfig(backward=backward)
+    sweep = Sweep(make_train(cfg), args.seeds, microbatch=args.microbatch)
+    kd = seed_keys(0, np.arange(sweep.chunk_size))
+    t0 = time.perf_counter()
+    jax.block_until_ready(sweep(kd))
+    first = time.perf_counter() - t0
+    per_chunk = _median_time(lambda: sweep(kd), args.repeats)
+    compile_s = max(0.0, first - per_chunk)
+    mem = None
+    try:
+        keys = jax.random.wrap_key_data(kd)
+        lowered = jax.jit(jax.vmap(make_train(cfg))).lower(keys)
+        ma = lowered.compile().memory_analysis()
+        mem = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
+    except Exception:  # noqa: BLE001 - memory analysis is optional per backend
+        pass
+    return {
+        "ms_per_seed": 1e3 * per_chunk / sweep.chunk_size,
+        "compile_s": compile_s,
+        "seeds": sweep.chunk_size,
+        "peak_bytes_per_1000_seeds": None if mem is None else mem * 1000 / sweep.chunk_size,
+    }
+
+
+def cell_timing(name: str, hidden: int, steps: int, batch: int, repeats: int) -> dict:
+    cell = rj.get_cell(name)
+    key = jax.random.key(0)
+    params = cell.init(key, hidden, hidden)
+    xs = jax.random.normal(key, (batch, steps, hidden))
+
+    def loss(unroll, p, x):
+        hs, _ = unroll(cell, p, x)
+        return jnp.sum(hs)
+
+    out = {}
+    for label, unroll in (("autodiff", rj.unroll), ("bptt", rj.unroll_bptt)):
+        g = jax.jit(jax.grad(lambda p, x, u=unroll: loss(u, p, x)))
+        jax.block_until_ready(g(params, xs))
+        out[label] = 1e3 * _median_time(lambda g=g: g(params, xs), repeats)
+    out["speedup"] = out["autodiff"] / out["bptt"]
+    return out
+
+
+def main(argv=None) -> dict:
+    args = io.cli(Args, argv, description=__doc__.split("\n\n")[0])
+    if args.seeds < 1 or args.numpy_seeds < 1 or args.repeats < 1:
+        print("error: --seeds, --numpy-seeds and --repeats must be >= 1", file=sys.stderr)
+        raise SystemExit(2)
+    machine = {
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "devices": [str(d) for d in jax.devices()],
+        "jax": jax.__version__,
+    }
+    print(f"machine: {machine['platform']}, devices {machine['devices']}", flush=True)
+    np_times = [_numpy_seed(i) for i in range(args.numpy_seeds)]
+    np_ms = 1e3 * statistics.median(np_times)
+    rows = {
+        "numpy seed loop (a)": {
+            "ms_per_seed": np_ms,
+            "compile_s": 0.0,
+            "seeds": 1,
+            "peak_bytes_per_1000_seeds": None,
+        }
+    }
+    rows["rnn_jax sweep, jax.grad (b)"] = sweep_timing("autodiff", args)
+    rows["rnn_jax sweep, hand BPTT (c)"] = sweep_timing("bptt", args)
+    print("\n| workload | ms / seed | vs NumPy (a) | compile s | memory / 1000 seeds |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in rows.items():
+        mem = r["peak_bytes_per_1000_seeds"]
+        r["speedup_vs_numpy"] = np_ms / r["ms_per_seed"]
+        print(
+            f"| {name} | {r['ms_per_seed']:.3f} | {r['speedup_vs_numpy']:.1f}x | "
+            f"{r['compile_s']:.1f} | {'-' if mem is None else f'{mem / 2**20:.0f} MiB'} |"
+        )
+    cells = []
+    if not args.skip_cells:
+        print("\n| cell | H | T | jax.grad ms | hand BPTT ms | hand speedup |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for name in args.cells:
+            for h in args.hidden:
+                for t in args.steps:
+                    r = cell_timing(name, h, t, args.cell_batch, max(args.repeats, 5))
+                    cells.append({"cell": name, "hidden": h, "steps": t, **r})
+                    print(
+                        f"| {name} | {h} | {t} | {r['autodiff']:.3f} | {r['bptt']:.3f} | "
+                        f"{r['speedup']:.2f}x |",
+                        flush=True,
+                    )
+    result = {"machine": machine, "args": dataclasses.asdict(args), "sweep": rows, "cells": cells}
+    if args.json:
+        io.write_json(args.json, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
