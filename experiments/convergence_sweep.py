@@ -33,27 +33,14 @@ DEFAULT_LR = {"sgd": 0.5, "momentum": 0.1, "adam": 0.03, "rmsprop": 0.01, "rmspr
 class Args:
     """Convergence sweep over seeds (see the module docstring)."""
 
-    task: str = "binary_addition"
-    optimizer: str = "rmsprop_nesterov"
+    train: TrainConfig = TrainConfig()
+    """the training run (flags --task, --optimizer, --learning-rate, --hidden, ...)."""
     seeds: int = 1000
     seed: int = 0
     chunk_size: int = 1000
     out: str | None = None
     resume: bool = False
     progress: bool = True
-    hidden: int = 3
-    learning_rate: float | None = None
-    """default: the optimizer's entry in DEFAULT_LR (0.05 for rmsprop_nesterov, Rprop's Δ0 0.01)."""
-    momentum: float = 0.8
-    decay: float = 0.5
-    eps: float = 1e-6
-    n_train: int = 2000
-    batch_size: int = 100
-    epochs: int = 5
-    bits: int = 6
-    length: int = 10
-    eval_every: int = 20
-    backward: str = "bptt"
     grid: bool = False
     grid_optimizers: tuple[str, ...] = (
         "sgd",
@@ -67,27 +54,12 @@ class Args:
     )
     grid_hidden: tuple[int, ...] = (2, 3, 4, 6, 8)
     grid_learning_rates: tuple[float, ...] = ()
-    """empty: each optimizer's default learning rate only."""
+    """empty: each optimizer's entry in DEFAULT_LR."""
 
 
-def train_config(args: Args, optimizer: str, hidden: int) -> TrainConfig:
-    lr = args.learning_rate if args.learning_rate is not None else DEFAULT_LR.get(optimizer, 0.01)
-    return TrainConfig(
-        task=args.task,
-        optimizer=optimizer,
-        hidden=hidden,
-        learning_rate=lr,
-        momentum=args.momentum,
-        decay=args.decay,
-        eps=args.eps,
-        n_train=args.n_train,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        bits=args.bits,
-        length=args.length,
-        eval_every=args.eval_every,
-        backward=args.backward,
-    )
+def grid_config(args: Args, optimizer: str, hidden: int) -> TrainConfig:
+    lr = DEFAULT_LR.get(optimizer, 0.01)
+    return dataclasses.replace(args.train, optimizer=optimizer, hidden=hidden, learning_rate=lr)
 
 
 def sweep_one(args: Args, cfg: TrainConfig, out: Path, hparams=None, resume=None) -> dict:
@@ -116,7 +88,7 @@ def run_grid(args: Args, out: Path) -> list[dict]:
     rows = []
     for opt in args.grid_optimizers:
         for hidden in args.grid_hidden:
-            cfg = train_config(args, opt, hidden)
+            cfg = grid_config(args, opt, hidden)
             lrs = args.grid_learning_rates or (cfg.learning_rate,)
             for lr in lrs:
                 cell = out / f"{opt}_h{hidden}_lr{lr:g}"
@@ -155,7 +127,7 @@ def run_grid(args: Args, out: Path) -> list[dict]:
     plots.rates_figure(
         rows,
         out / "grid.png",
-        title=f"{args.task}: convergence rate, {args.seeds} seeds each (95% Wilson intervals)",
+        title=f"{args.train.task}: convergence rate, {args.seeds} seeds each (95% Wilson CIs)",
     )
     print("\n".join(lines))
     return rows
@@ -164,20 +136,21 @@ def run_grid(args: Args, out: Path) -> list[dict]:
 def main(argv=None) -> dict | list:
     args = io.cli(Args, argv, description=__doc__.split("\n\n")[0])
     try:
-        for o in (args.optimizer, *args.grid_optimizers):
+        for o in args.grid_optimizers:
             if o not in OPTIMIZERS:
                 raise ValueError(f"--optimizer must be one of {OPTIMIZERS}, got {o!r}")
-        name = "grid" if args.grid else f"{args.optimizer}_h{args.hidden}"
-        out = io.run_dir(args.out, f"convergence_{args.task}", name)
+        cfg = args.train
+        name = "grid" if args.grid else f"{cfg.optimizer}_h{cfg.hidden}"
+        out = io.run_dir(args.out, f"convergence_{cfg.task}", name)
         if args.grid:
             return run_grid(args, out)
-        m = sweep_one(args, train_config(args, args.optimizer, args.hidden), out)
+        m = sweep_one(args, cfg, out)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     lo, hi = m["ci95"]
     print(
-        f"{args.task} / {args.optimizer}: {m['converged']}/{m['seeds']} converged, rate "
+        f"{cfg.task} / {cfg.optimizer}: {m['converged']}/{m['seeds']} converged, rate "
         f"{m['rate']:.3f} (95% CI {lo:.3f}-{hi:.3f}), diverged {m['diverged']}, median steps "
         f"{m['median_steps_to_converge']}, {m['seeds_per_second'] or float('nan'):.0f} seeds/s"
         f" -> {out}"

@@ -156,6 +156,8 @@ def _one_line(tyro_message: str) -> str:
     lines = []
     for raw in tyro_message.splitlines():
         line = raw.strip().strip("╭╮╰╯│─").strip()
-        if line and not line.startswith("For full helptext") and set(line) - set("─ "):
+        if line.startswith(("Argument helptext", "For full helptext")):
+            break
+        if line and set(line) - set("─ "):
             lines.append(line)
-    return " ".join(lines[:3]) or "invalid arguments (see --help)"
+    return " ".join(lines) or "invalid arguments (see --help)"
