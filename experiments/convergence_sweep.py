@@ -21,7 +21,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from rnn_jax import io
+from rnn_jax import io, stats
 from rnn_jax.sweep import run_sweep
 from rnn_jax.train import OPTIMIZERS, TrainConfig, make_train
 
@@ -94,21 +94,8 @@ def run_grid(args: Args, out: Path) -> list[dict]:
                 cell = out / f"{opt}_h{hidden}_lr{lr:g}"
                 print(f"{opt:>16}  hidden={hidden}  lr={lr:g}", file=sys.stderr)
                 m = sweep_one(args, cfg, cell, hparams={"learning_rate": lr}, resume=args.resume)
-                rows.append(
-                    {
-                        "optimizer": opt,
-                        "hidden": hidden,
-                        "learning_rate": lr,
-                        "seeds": m["seeds"],
-                        "converged": m["converged"],
-                        "rate": m["rate"],
-                        "ci_low": m["ci95"][0],
-                        "ci_high": m["ci95"][1],
-                        "diverged": m["diverged"],
-                        "median_steps": m["median_steps_to_converge"] or -1,
-                        "seeds_per_second": m["seeds_per_second"] or 0.0,
-                    }
-                )
+                row = stats.table_row(m, optimizer=opt, hidden=hidden, learning_rate=lr)
+                rows.append({**row, "seeds_per_second": m["seeds_per_second"] or 0.0})
     cols = {k: [r[k] for r in rows] for k in rows[0]}
     io.write_csv(out / "grid.csv", cols)
     lines = [

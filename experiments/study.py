@@ -80,21 +80,8 @@ def convergence(args: Args, out: Path) -> list[dict]:
         )
         s = r["summary"]
         io.write_json(out / "sweeps" / opt / "metrics.json", s)
-        rows.append(
-            {
-                "optimizer": opt,
-                "hidden": cfg.hidden,
-                "learning_rate": cfg.learning_rate,
-                "seeds": s["seeds"],
-                "converged": s["converged"],
-                "rate": s["rate"],
-                "ci_low": s["ci95"][0],
-                "ci_high": s["ci95"][1],
-                "diverged": s["diverged"],
-                "median_steps": s["median_steps_to_converge"],
-                "seconds": time.perf_counter() - t0,
-            }
-        )
+        row = stats.table_row(s, optimizer=opt, hidden=cfg.hidden, learning_rate=cfg.learning_rate)
+        rows.append({**row, "seconds": time.perf_counter() - t0})
     base = rows[0]
     for r in rows:
         r["vs_first"] = stats.rate_difference(
@@ -112,7 +99,7 @@ def table(rows: list[dict]) -> str:
     ]
     for r in rows:
         d = r["vs_first"]
-        ms = "-" if r["median_steps"] is None else f"{r['median_steps']:.0f}"
+        ms = "-" if r["median_steps"] < 0 else f"{r['median_steps']:.0f}"
         lines.append(
             f"| {r['optimizer']} | {r['learning_rate']:g} | {r['converged']}/{r['seeds']} | "
             f"{r['rate']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['diverged']} | {ms} | "

@@ -68,3 +68,20 @@ def summarize(table: Mapping[str, np.ndarray]) -> dict:
         "mean_accuracy": float(np.mean(table["accuracy"])),
         "median_final_loss": float(np.median(loss[finite])) if finite.any() else None,
     }
+
+
+def table_row(summary: Mapping, **labels) -> dict:
+    """One row of a results table: ``labels`` (optimizer, hidden, ...) then the rate columns of
+    a :func:`summarize` summary (``median_steps`` is -1 when no seed converged)."""
+    lo, hi = summary["ci95"]
+    median = summary["median_steps_to_converge"]
+    return {
+        **labels,
+        "seeds": summary["seeds"],
+        "converged": summary["converged"],
+        "rate": summary["rate"],
+        "ci_low": lo,
+        "ci_high": hi,
+        "diverged": summary["diverged"],
+        "median_steps": -1.0 if median is None else median,
+    }

@@ -91,3 +91,46 @@ def test_help(script):
         timeout=120,
     )
     assert r.returncode == 0 and "--out" in r.stdout
+
+
+def test_convergence_sweep_grid_mode(tmp_path):
+    rows = _load("convergence_sweep").main(
+        [
+            "--grid",
+            "--grid-optimizers",
+            "sgd",
+            "irprop-",
+            "--grid-hidden",
+            "2",
+            "3",
+            "--seeds",
+            "4",
+            "--chunk-size",
+            "4",
+            "--n-train",
+            "200",
+            "--batch-size",
+            "50",
+            "--epochs",
+            "2",
+            "--bits",
+            "3",
+            "--eval-every",
+            "4",
+            "--no-progress",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert [(r["optimizer"], r["hidden"]) for r in rows] == [
+        ("sgd", 2),
+        ("sgd", 3),
+        ("irprop-", 2),
+        ("irprop-", 3),
+    ]
+    for name in ("grid.csv", "grid.md", "grid.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    lines = (tmp_path / "grid.md").read_text().splitlines()
+    assert len([ln for ln in lines if ln.startswith("| ")]) == 5  # header + 4 rows
+    for r in rows:
+        assert 0.0 <= r["ci_low"] <= r["rate"] <= r["ci_high"] <= 1.0
