@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.sweep_config import TINY_FLAGS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -107,16 +109,7 @@ def test_convergence_sweep_grid_mode(tmp_path):
             "4",
             "--chunk-size",
             "4",
-            "--n-train",
-            "200",
-            "--batch-size",
-            "50",
-            "--epochs",
-            "2",
-            "--bits",
-            "3",
-            "--eval-every",
-            "4",
+            *TINY_FLAGS,
             "--no-progress",
             "--out",
             str(tmp_path),

@@ -17,7 +17,7 @@ import rnn_jax as rj
 from rnn_jax import losses, models, tasks
 from rnn_jax.sweep import run_sweep
 from rnn_jax.train import TrainConfig, make_train
-from tests.sweep_config import TINY
+from tests.sweep_config import TINY, TINY_FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = jax.random.key(0)
@@ -174,16 +174,7 @@ def test_cli_refuses_an_out_dir_with_another_config(tmp_path):
         "4",
         "--chunk-size",
         "4",
-        "--n-train",
-        "200",
-        "--batch-size",
-        "50",
-        "--epochs",
-        "2",
-        "--bits",
-        "3",
-        "--eval-every",
-        "4",
+        *TINY_FLAGS,
         "--no-progress",
         "--out",
         str(tmp_path),
