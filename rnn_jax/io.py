@@ -38,26 +38,26 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def _jsonable(x: Any):
+def to_jsonable(x: Any):
     """Plain JSON values; non-finite floats become ``null`` (JSON has no NaN or Inf)."""
     if isinstance(x, float):
         return x if math.isfinite(x) else None
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return {k: _jsonable(v) for k, v in dataclasses.asdict(x).items()}
+        return {k: to_jsonable(v) for k, v in dataclasses.asdict(x).items()}
     if isinstance(x, Mapping):
-        return {str(k): _jsonable(v) for k, v in x.items()}
+        return {str(k): to_jsonable(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
+        return [to_jsonable(v) for v in x]
     if isinstance(x, np.ndarray) or hasattr(x, "__array__"):
         arr = np.asarray(x)
-        return _jsonable(arr.item() if arr.ndim == 0 else arr.tolist())
+        return to_jsonable(arr.item() if arr.ndim == 0 else arr.tolist())
     if isinstance(x, np.generic):
-        return _jsonable(x.item())
+        return to_jsonable(x.item())
     return x
 
 
 def write_json(path, obj) -> None:
-    text = json.dumps(_jsonable(obj), indent=2, sort_keys=False, allow_nan=False) + "\n"
+    text = json.dumps(to_jsonable(obj), indent=2, sort_keys=False, allow_nan=False) + "\n"
     atomic_write_bytes(path, text.encode())
 
 

@@ -78,8 +78,8 @@ class Sweep:
         self.microbatch = microbatch
         self.chunk_size = -(-chunk_size // unit) * unit
         self.mesh = Mesh(np.array(self.devices), ("seeds",))
-        self.sharding = NamedSharding(self.mesh, PartitionSpec("seeds"))
         spec = PartitionSpec("seeds")
+        self.sharding = NamedSharding(self.mesh, spec)
 
         def local(key_data, hparams):  # this device's seeds, in microbatches
             keys = jax.random.wrap_key_data(key_data)
@@ -222,7 +222,7 @@ def _open_run_dir(out_dir: Path, settings: dict, resume: bool, writer: bool):
     curves: list[np.ndarray] = []
     cfg_path = out_dir / CONFIG
     saved = io.read_json(cfg_path) if cfg_path.exists() else None
-    want = io._jsonable(settings)
+    want = io.to_jsonable(settings)
     if (out_dir / TABLE).exists():
         if not resume:
             raise ValueError(
