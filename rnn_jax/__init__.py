@@ -2,7 +2,7 @@
 RMSprop-Nesterov as optax transformations, and convergence studies over many seeds."""
 
 from rnn_jax import cells, gradcheck, losses, models, optim, tasks
-from rnn_jax.bptt import BPTTGrads, bptt, unroll_bptt
+from rnn_jax.bptt import BPTTGrads, bptt, unroll_bptt, unroll_bptt_fm
 from rnn_jax.cells import CELLS, Cell, GRUParams, LinearParams, LSTMParams, TanhParams, get_cell
 from rnn_jax.gradcheck import check_grad, numerical_grad, relative_error
 from rnn_jax.optim import (
@@ -14,7 +14,7 @@ from rnn_jax.optim import (
     rprop,
     scale_by_rprop,
 )
-from rnn_jax.unroll import unroll
+from rnn_jax.unroll import unroll, unroll_fm
 
 __version__ = "0.1.0"
 
@@ -46,4 +46,6 @@ __all__ = [
     "tasks",
     "unroll",
     "unroll_bptt",
+    "unroll_bptt_fm",
+    "unroll_fm",
 ]

@@ -25,11 +25,10 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
 from rnn_jax._linalg import contract_fm, matmul_fm
 from rnn_jax.cells import Cell
-from rnn_jax.unroll import _fm, _keep, forward_scan, prepare, scan_unroll
+from rnn_jax.unroll import _fm, _keep, forward_scan, forward_scan_fm, prepare, scan
 
 Array = jax.Array
 
@@ -43,14 +42,14 @@ class BPTTGrads(NamedTuple):
     xs: Array
 
 
-def _backward(cell: Cell, params, xs, mask, h_prev, res, d_hs_tm, d_carry_T, reverse: bool):
+def _backward_fm(cell: Cell, params, xs_fm, mask_tm, h_prev, res, d_hs, d_carry_T, reverse: bool):
     """Reverse scan over ``dL/dcarry``, then the contractions: (d_params, d_carry0, d_xs).
 
-    ``d_hs_tm`` is ``(T, B, H)`` and ``d_carry_T`` leaves ``(B, H)``; inside, like the forward,
-    everything is feature-major ``(features, B)`` (see :func:`rnn_jax.unroll.forward_scan`).
+    Feature-major like :func:`rnn_jax.unroll.forward_scan_fm`: ``xs_fm`` ``(T, F, B)``,
+    ``mask_tm`` ``(T, B)`` or ``None``, ``d_hs`` ``(T, H, B)``, ``d_carry_T`` leaves ``(H, B)``;
+    ``d_carry0`` and ``d_xs`` come back in the same layouts.
     """
     core_bwd = jax.vmap(cell.core_bwd, in_axes=(None, -1, -1, -1), out_axes=-1)
-    mask_tm = None if mask is None else mask.T
     w_rec_t = params.w_rec.T
 
     def body(d_carry, inp):
@@ -64,48 +63,57 @@ def _backward(cell: Cell, params, xs, mask, h_prev, res, d_hs_tm, d_carry_T, rev
             d_a_h = jnp.where(keep, d_a_h, jnp.zeros_like(d_a_h))
         return d_prev, (d_a_x, d_a_h)
 
-    steps = d_hs_tm.shape[0]
-    d_carry0, (d_a_x, d_a_h) = lax.scan(
-        body,
-        _fm(d_carry_T),
-        (res, jnp.swapaxes(d_hs_tm, 1, 2), mask_tm),
-        reverse=not reverse,
-        unroll=scan_unroll(steps),
-    )
-    xs_fm = jnp.transpose(xs, (1, 2, 0))  # (T, F, B)
+    d_carry0, (d_a_x, d_a_h) = scan(body, d_carry_T, (res, d_hs, mask_tm), reverse=not reverse)
     d_w_x = contract_fm(xs_fm, d_a_x)
     d_w_rec = contract_fm(h_prev, d_a_h)
-    d_xs = jnp.transpose(matmul_fm(params.w_x.T, d_a_x), (2, 0, 1))
+    d_xs = matmul_fm(params.w_x.T, d_a_x)
     d_params = cell.bias_grads(params, d_w_x, d_w_rec, d_a_x.sum((0, 2)), d_a_h.sum((0, 2)))
-    return d_params, _fm(d_carry0), d_xs
+    return d_params, d_carry0, d_xs
+
+
+def _backward(cell: Cell, params, xs, mask, h_prev, res, d_hs_tm, d_carry_T, reverse: bool):
+    """:func:`_backward_fm` for batch-major ``xs`` ``(B, T, F)``, ``mask`` ``(B, T)``,
+    ``d_hs_tm`` ``(T, B, H)`` and ``d_carry_T`` leaves ``(B, H)``; ``d_xs`` is ``(B, T, F)``."""
+    d_params, d_carry0, d_xs = _backward_fm(
+        cell,
+        params,
+        jnp.transpose(xs, (1, 2, 0)),
+        None if mask is None else mask.T,
+        h_prev,
+        res,
+        jnp.swapaxes(d_hs_tm, 1, 2),
+        _fm(d_carry_T),
+        reverse,
+    )
+    return d_params, _fm(d_carry0), jnp.transpose(d_xs, (2, 0, 1))
 
 
 # --------------------------------------------------------------------------- custom_vjp
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0, 5))
-def _unroll_hand(cell, params, xs, carry0, mask, reverse):
-    carry_T, hs = forward_scan(cell, params, xs, carry0, mask, reverse, residuals=False)
+def _unroll_hand_fm(cell, params, xs_fm, carry0_fm, mask_tm, reverse):
+    carry_T, hs = forward_scan_fm(cell, params, xs_fm, carry0_fm, mask_tm, reverse, False)
     return hs, carry_T
 
 
-def _unroll_hand_fwd(cell, params, xs, carry0, mask, reverse):
-    carry_T, (hs, h_prev, res) = forward_scan(
-        cell, params, xs, carry0, mask, reverse, residuals=True
+def _unroll_hand_fm_fwd(cell, params, xs_fm, carry0_fm, mask_tm, reverse):
+    carry_T, (hs, h_prev, res) = forward_scan_fm(
+        cell, params, xs_fm, carry0_fm, mask_tm, reverse, True
     )
-    return (hs, carry_T), (params, xs, mask, h_prev, res)
+    return (hs, carry_T), (params, xs_fm, mask_tm, h_prev, res)
 
 
-def _unroll_hand_bwd(cell, reverse, saved, cotangents):
-    params, xs, mask, h_prev, res = saved
-    d_hs_tm, d_carry_T = cotangents
-    d_params, d_carry0, d_xs = _backward(
-        cell, params, xs, mask, h_prev, res, d_hs_tm, d_carry_T, reverse
+def _unroll_hand_fm_bwd(cell, reverse, saved, cotangents):
+    params, xs_fm, mask_tm, h_prev, res = saved
+    d_hs, d_carry_T = cotangents
+    d_params, d_carry0, d_xs = _backward_fm(
+        cell, params, xs_fm, mask_tm, h_prev, res, d_hs, d_carry_T, reverse
     )
     return d_params, d_xs, d_carry0, None
 
 
-_unroll_hand.defvjp(_unroll_hand_fwd, _unroll_hand_bwd)
+_unroll_hand_fm.defvjp(_unroll_hand_fm_fwd, _unroll_hand_fm_bwd)
 
 
 def unroll_bptt(
@@ -125,8 +133,27 @@ def unroll_bptt(
     The forward saves the cell's residuals (e.g. ``h_t`` for tanh, the gates for LSTM/GRU).
     """
     xs, carry0, mask = prepare(cell, params, xs, carry0, mask, lengths)
-    hs, carry_T = _unroll_hand(cell, params, xs, carry0, mask, reverse)
-    return jnp.swapaxes(hs, 0, 1), carry_T
+    mask_tm = None if mask is None else mask.T
+    hs, carry_T = _unroll_hand_fm(
+        cell, params, jnp.transpose(xs, (1, 2, 0)), _fm(carry0), mask_tm, reverse
+    )
+    return jnp.transpose(hs, (2, 0, 1)), _fm(carry_T)
+
+
+def unroll_bptt_fm(
+    cell: Cell,
+    params,
+    xs: jax.typing.ArrayLike,
+    carry0=None,
+    *,
+    mask: jax.typing.ArrayLike | None = None,
+    lengths: jax.typing.ArrayLike | None = None,
+    reverse: bool = False,
+):
+    """:func:`rnn_jax.unroll_fm` (feature-major ``(T, F, B)`` in, ``(T, H, B)`` out) with the
+    hand-written BPTT as its VJP."""
+    xs, carry0, mask = prepare(cell, params, xs, carry0, mask, lengths, feature_major=True)
+    return _unroll_hand_fm(cell, params, xs, carry0, mask, reverse)
 
 
 def bptt(

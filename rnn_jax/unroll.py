@@ -12,6 +12,7 @@ contributes nothing to any loss and its input gets no gradient.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -25,25 +26,33 @@ from rnn_jax.cells import Cell
 Array = jax.Array
 
 
-def prepare(cell: Cell, params, xs, carry0, mask, lengths):
-    """Checks the arguments and returns ``(xs, carry0 (B, H)-shaped, mask (B, T) bool | None)``.
+def prepare(cell: Cell, params, xs, carry0, mask, lengths, *, feature_major: bool = False):
+    """Checks the arguments and returns ``(xs, carry0, mask)`` in the given layout.
 
-    Raises ``ValueError`` naming the argument on a wrong rank, feature size, batch size, mask
-    or carry shape; ``TypeError`` on a dtype that does not match the parameters.
+    Batch-major (default): ``xs`` ``(B, T, F)``, carry leaves ``(B, H)``, mask ``(B, T)``.
+    Feature-major: ``xs`` ``(T, F, B)``, carry leaves ``(H, B)``, mask ``(T, B)``. The mask is
+    ``None`` or bool. Raises ``ValueError`` naming the argument on a wrong rank, feature size,
+    batch size, mask or carry shape; ``TypeError`` on a dtype that does not match the parameters.
     """
     if not isinstance(cell, Cell):
         raise TypeError(f"cell must be an rnn_jax Cell, got {type(cell).__name__}")
     w_x = params.w_x
     hidden = params.w_rec.shape[0]
     xs = jnp.asarray(xs)
-    _checks.check_rank("xs", xs, 3, "(batch, time, features)")
-    batch, steps, features = xs.shape
+    if feature_major:
+        _checks.check_rank("xs", xs, 3, "(time, features, batch)")
+        steps, features, batch = xs.shape
+        feature_axis = "middle"
+    else:
+        _checks.check_rank("xs", xs, 3, "(batch, time, features)")
+        batch, steps, features = xs.shape
+        feature_axis = "last"
     if batch < 1 or steps < 1:
         raise ValueError(f"xs must have at least one sequence and one step, got shape {xs.shape}")
     if features != w_x.shape[0]:
         raise ValueError(
-            f"xs has {features} features (last axis) but the cell's params.w_x expects "
-            f"{w_x.shape[0]} (xs shape {xs.shape}, w_x shape {w_x.shape})"
+            f"xs has {features} features ({feature_axis} axis) but the cell's params.w_x "
+            f"expects {w_x.shape[0]} (xs shape {xs.shape}, w_x shape {w_x.shape})"
         )
     if not jnp.issubdtype(xs.dtype, jnp.floating):
         xs = xs.astype(w_x.dtype)
@@ -59,26 +68,34 @@ def prepare(cell: Cell, params, xs, carry0, mask, lengths):
         if not jnp.issubdtype(lengths.dtype, jnp.integer):
             raise TypeError(f"lengths must be integers, got dtype {lengths.dtype}")
         mask = jnp.arange(steps)[None, :] < lengths[:, None]
+        mask = mask.T if feature_major else mask
     if mask is not None:
         mask = jnp.asarray(mask)
-        if mask.shape != (batch, steps):
-            raise ValueError(
-                f"mask must have shape (batch, time) = ({batch}, {steps}), got {mask.shape}"
+        want, names = (
+            ((steps, batch), "(time, batch)")
+            if feature_major
+            else (
+                (batch, steps),
+                "(batch, time)",
             )
+        )
+        if mask.shape != want:
+            raise ValueError(f"mask must have shape {names} = {want}, got {mask.shape}")
         mask = mask if mask.dtype == jnp.bool_ else mask != 0
 
-    carry0 = broadcast_carry(cell, carry0, batch, hidden, w_x.dtype)
+    carry0 = broadcast_carry(cell, carry0, batch, hidden, w_x.dtype, feature_major)
     return xs, carry0, mask
 
 
-def broadcast_carry(cell: Cell, carry0, batch: int, hidden: int, dtype):
-    """``carry0`` as a batch of carries: ``None`` -> zeros; ``(H,)`` leaves -> ``(B, H)``."""
-    if carry0 is None:
-        return jax.tree.map(
-            lambda z: jnp.broadcast_to(z, (batch, hidden)), cell.zero_carry(hidden, dtype)
-        )
+def broadcast_carry(cell: Cell, carry0, batch: int, hidden: int, dtype, feature_major=False):
+    """``carry0`` as a batch of carries: ``None`` -> zeros; ``(H,)`` leaves -> ``(B, H)``
+    (``(H, B)`` with ``feature_major``; a given batch of carries must already be laid out so)."""
+    full = (hidden, batch) if feature_major else (batch, hidden)
+    names = "(hidden, batch)" if feature_major else "(batch, hidden)"
     ref = cell.zero_carry(hidden, dtype)
-    if jax.tree.structure(carry0) != jax.tree.structure(ref):
+    if carry0 is None:
+        carry0 = ref
+    elif jax.tree.structure(carry0) != jax.tree.structure(ref):
         raise ValueError(
             f"carry0 for the {cell.name} cell must have the structure of "
             f"{jax.tree.structure(ref)}, got {jax.tree.structure(carry0)}"
@@ -87,12 +104,11 @@ def broadcast_carry(cell: Cell, carry0, batch: int, hidden: int, dtype):
     def one(c):
         c = jnp.asarray(c)
         if c.shape == (hidden,):
-            return jnp.broadcast_to(c, (batch, hidden))
-        if c.shape == (batch, hidden):
+            return jnp.broadcast_to(c[:, None] if feature_major else c, full)
+        if c.shape == full:
             return c
         raise ValueError(
-            f"carry0 must have shape (hidden,) = ({hidden},) or (batch, hidden) = "
-            f"({batch}, {hidden}), got {c.shape}"
+            f"carry0 must have shape (hidden,) = ({hidden},) or {names} = {full}, got {c.shape}"
         )
 
     return jax.tree.map(one, carry0)
@@ -103,8 +119,23 @@ def broadcast_carry(cell: Cell, carry0, batch: int, hidden: int, dtype):
 UNROLL = 8
 
 
-def scan_unroll(steps: int) -> int | bool:
-    return True if steps <= UNROLL else UNROLL
+def scan(body, carry, xs, *, reverse: bool = False):
+    """:func:`jax.lax.scan` over the leading axis of ``xs``, unrolled by :data:`UNROLL`.
+
+    Sequences of at most :data:`UNROLL` steps are unrolled in Python and the outputs stacked
+    with :func:`jax.numpy.stack` rather than by ``lax.scan``: under ``vmap`` (seeds) a scan
+    stacks its outputs time-major with the seed axis second, which costs a transposed copy of
+    every stacked output before it can be reduced, while a stack keeps the seed axis first and
+    XLA fuses it into its consumers (the hidden states of a forward-only pass are never
+    materialized).
+    """
+    steps = jax.tree.leaves(xs)[0].shape[0]
+    if steps > UNROLL:
+        return lax.scan(body, carry, xs, reverse=reverse, unroll=UNROLL)
+    ys = [None] * steps
+    for t in reversed(range(steps)) if reverse else range(steps):
+        carry, ys[t] = body(carry, jax.tree.map(lambda a, t=t: a[t], xs))
+    return carry, jax.tree.map(lambda *y: jnp.stack(y), *ys)
 
 
 def _keep(mask_t, new, old):
@@ -118,21 +149,29 @@ def _fm(carry):
     return jax.tree.map(lambda c: c.T, carry)
 
 
-def forward_scan(
-    cell: Cell, params, xs: Array, carry0, mask, reverse: bool, residuals: bool
+def forward_scan_fm(
+    cell: Cell,
+    params,
+    xs_fm: Array,
+    carry0_fm,
+    mask_tm,
+    reverse: bool,
+    residuals: bool,
+    readout: Callable[[Array], Any] | None = None,
 ) -> tuple[Any, Any]:
-    """The scan itself, on checked arguments (``xs`` ``(B, T, F)``, carry leaves ``(B, H)``).
+    """The scan itself, feature-major: ``xs_fm`` ``(T, F, B)``, carry leaves ``(H, B)``,
+    ``mask_tm`` ``(T, B)`` or ``None``; arguments already checked.
 
-    Inside, every per-step array is **feature-major**, ``(features, B)``: the cell's core is
-    vmapped over the minor batch axis and the small matmuls are multiply-adds over it, which
-    XLA:CPU vectorizes over the batch (and over seeds in a sweep) rather than over ``H``.
+    Every per-step array is ``(features, B)``: the cell's core is vmapped over the minor batch
+    axis and the small matmuls are multiply-adds over it, which XLA:CPU vectorizes over the
+    batch (and over seeds in a sweep) rather than over ``H``.
 
-    Returns ``(carry_T, outs)``: ``carry_T`` leaves ``(B, H)``; ``outs`` is ``hs`` time-major
-    ``(T, B, H)``, or with ``residuals=True`` ``(hs, h_prev, res)`` with ``h_prev``
-    ``(T, H, B)`` and the cell's residuals feature-major, for :mod:`rnn_jax.bptt`.
+    Returns ``(carry_T, outs)``: ``carry_T`` leaves ``(H, B)``; ``outs`` is ``hs`` ``(T, H, B)``,
+    or with ``residuals=True`` ``(hs, h_prev, res)`` with ``h_prev`` ``(T, H, B)`` and the
+    cell's residuals feature-major, for :mod:`rnn_jax.bptt`; with ``readout`` (and no
+    residuals) ``readout(h_t)`` stacked over time instead of ``hs``.
     """
-    a_x = matmul_fm(params.w_x, jnp.transpose(xs, (1, 2, 0)))  # (T, G*H, B)
-    mask_tm = None if mask is None else mask.T
+    a_x = matmul_fm(params.w_x, xs_fm)  # (T, G*H, B)
     core = jax.vmap(cell.core_fwd, in_axes=(None, -1, -1, -1), out_axes=-1)
 
     def body(carry, inp):
@@ -142,11 +181,25 @@ def forward_scan(
         if m_t is not None:
             new_carry = _keep(m_t, new_carry, carry)
             h = jnp.where(m_t[None, :], h, jnp.zeros_like(h))
-        return new_carry, ((h, h_prev, res) if residuals else h)
+        if residuals:
+            return new_carry, (h, h_prev, res)
+        return new_carry, (h if readout is None else readout(h))
 
-    carry_T, outs = lax.scan(
-        body, _fm(carry0), (a_x, mask_tm), reverse=reverse, unroll=scan_unroll(a_x.shape[0])
-    )
+    return scan(body, carry0_fm, (a_x, mask_tm), reverse=reverse)
+
+
+def forward_scan(
+    cell: Cell, params, xs: Array, carry0, mask, reverse: bool, residuals: bool
+) -> tuple[Any, Any]:
+    """:func:`forward_scan_fm` for batch-major ``xs`` ``(B, T, F)`` and carry leaves ``(B, H)``.
+
+    Returns ``(carry_T, outs)``: ``carry_T`` leaves ``(B, H)``; ``outs`` is ``hs`` time-major
+    ``(T, B, H)``, or with ``residuals=True`` ``(hs, h_prev, res)`` as in
+    :func:`forward_scan_fm`.
+    """
+    xs_fm = jnp.transpose(xs, (1, 2, 0))
+    mask_tm = None if mask is None else mask.T
+    carry_T, outs = forward_scan_fm(cell, params, xs_fm, _fm(carry0), mask_tm, reverse, residuals)
     hs = jnp.swapaxes(outs[0] if residuals else outs, 1, 2)
     return _fm(carry_T), ((hs, outs[1], outs[2]) if residuals else hs)
 
@@ -179,3 +232,30 @@ def unroll(
     xs, carry0, mask = prepare(cell, params, xs, carry0, mask, lengths)
     carry_T, hs = forward_scan(cell, params, xs, carry0, mask, reverse, residuals=False)
     return jnp.swapaxes(hs, 0, 1), carry_T
+
+
+def unroll_fm(
+    cell: Cell,
+    params,
+    xs: jax.typing.ArrayLike,
+    carry0=None,
+    *,
+    mask: jax.typing.ArrayLike | None = None,
+    lengths: jax.typing.ArrayLike | None = None,
+    reverse: bool = False,
+    readout: Callable[[Array], Any] | None = None,
+):
+    """:func:`unroll` in the **feature-major** layout rnn_jax computes in, with no transposes.
+
+    ``xs`` is ``(T, F, B)``, ``mask`` ``(T, B)``, ``carry0`` leaves ``(H,)`` or ``(H, B)``;
+    returns ``(hs, carry_T)`` with ``hs`` ``(T, H, B)`` and ``carry_T`` leaves ``(H, B)``. Keep
+    data in this layout when speed matters (the seed sweeps do): XLA:CPU cannot vectorize a
+    transposed read fused into a loop, and under ``vmap`` over seeds the batch stays minor.
+
+    ``readout``, if given, maps each step's ``h_t`` ``(H, B)`` to an output (e.g. logits
+    ``(B,)``) inside the scan, and those are returned stacked over time instead of ``hs``: the
+    hidden states of all steps are then never stored (what a forward-only evaluation wants).
+    """
+    xs, carry0, mask = prepare(cell, params, xs, carry0, mask, lengths, feature_major=True)
+    carry_T, ys = forward_scan_fm(cell, params, xs, carry0, mask, reverse, False, readout)
+    return ys, carry_T

@@ -162,3 +162,30 @@ def test_unrolled_scans_give_the_same_gradients(name, monkeypatch):
     unrolled_auto = jax.grad(loss, (1, 2, 3))(rj.unroll, params, xs, carry0)
     assert max_rel_err(unrolled_hand, rolled) <= 1e-12
     assert max_rel_err(unrolled_auto, rolled) <= 1e-10
+
+
+@pytest.mark.parametrize("unrolled", [False, True], ids=["rolled", "unrolled"])
+@pytest.mark.parametrize("name", CELL_NAMES)
+def test_feature_major_gradients_equal_batch_major(name, unrolled, monkeypatch):
+    """unroll_bptt_fm's hand backward == jax.grad of unroll_fm == the batch-major gradients
+    (the layouts transposed), for params, inputs and a shared learned carry."""
+    import importlib
+
+    if unrolled:
+        monkeypatch.setattr(importlib.import_module("rnn_jax.unroll"), "UNROLL", 8)
+    cell = rj.get_cell(name)
+    params, xs, carry0, mask, loss = _problem(cell, jax.random.key(11), (3, 5, 2, 4), True)
+
+    def loss_fm(unroll_fm, params, xs_fm, carry0):
+        def as_batch_major(cell, p, x, c, mask):
+            hs, carry = unroll_fm(cell, p, jnp.transpose(x, (1, 2, 0)), c, mask=mask.T)
+            return jnp.transpose(hs, (2, 0, 1)), jax.tree.map(lambda a: a.T, carry)
+
+        return loss(as_batch_major, params, jnp.transpose(xs_fm, (2, 0, 1)), carry0)
+
+    ref = jax.grad(loss, (1, 2, 3))(rj.unroll, params, xs, carry0)
+    xs_fm = jnp.transpose(xs, (1, 2, 0))
+    for unroll_fm in (rj.unroll_fm, rj.unroll_bptt_fm):
+        g_p, g_x, g_c = jax.grad(loss_fm, (1, 2, 3))(unroll_fm, params, xs_fm, carry0)
+        chex.assert_shape(g_x, xs_fm.shape)
+        assert max_rel_err((g_p, jnp.transpose(g_x, (2, 0, 1)), g_c), ref) <= 1e-12

@@ -143,3 +143,60 @@ def test_lstm_carry_structure_checked(key):
     p = random_params(rj.cells.lstm, key, F, H)
     with pytest.raises(ValueError, match="structure"):
         rj.unroll(rj.cells.lstm, p, jnp.ones((B, T, F)), jnp.zeros((H,)))
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_feature_major_equals_batch_major(setup, masked):
+    """unroll_fm on (T, F, B) data is unroll with every layout transposed, mask and carry too."""
+    cell, p, xs, carry0 = setup
+    mask = prefix_mask([5, 2, 1], T) if masked else None
+    hs, carry = rj.unroll(cell, p, xs, carry0, mask=mask)
+    fm = lambda a: jnp.swapaxes(a, -1, -2)  # noqa: E731
+    mask_tm = None if mask is None else mask.T
+    for unroll_fm in (rj.unroll_fm, rj.unroll_bptt_fm):
+        hs_fm, carry_fm = unroll_fm(
+            cell, p, jnp.transpose(xs, (1, 2, 0)), jax.tree.map(fm, carry0), mask=mask_tm
+        )
+        chex.assert_shape(hs_fm, (T, H, B))
+        chex.assert_trees_all_close(jnp.transpose(hs_fm, (2, 0, 1)), hs, rtol=1e-12, atol=1e-12)
+        chex.assert_trees_all_close(jax.tree.map(fm, carry_fm), carry, rtol=1e-12, atol=1e-12)
+
+
+def test_feature_major_readout_and_shared_carry(setup):
+    cell, p, xs, _ = setup
+    xs_fm = jnp.transpose(xs, (1, 2, 0))
+    carry0 = jax.tree.map(lambda z: z + 0.5, cell.zero_carry(H, jnp.float64))  # (H,): shared
+    hs, carry = rj.unroll_fm(cell, p, xs_fm, carry0)
+    w = jnp.arange(1.0, H + 1.0, dtype=jnp.float64)
+    ys, carry_r = rj.unroll_fm(cell, p, xs_fm, carry0, readout=lambda h: w @ h)
+    chex.assert_shape(ys, (T, B))
+    chex.assert_trees_all_close(ys, jnp.einsum("h,thb->tb", w, hs), rtol=1e-12, atol=1e-12)
+    chex.assert_trees_all_close(carry_r, carry)
+    ref_hs, _ = rj.unroll(cell, p, xs, carry0)
+    chex.assert_trees_all_close(jnp.transpose(hs, (2, 0, 1)), ref_hs, rtol=1e-12, atol=1e-12)
+
+
+FM_BAD = [
+    ("rank", lambda xs: dict(xs=xs[0]), "xs must have rank 3"),
+    ("features", lambda xs: dict(xs=jnp.ones((T, F + 1, B))), "middle axis"),
+    (
+        "batch-major mask",
+        lambda xs: dict(mask=jnp.ones((B, T), bool)),
+        r"mask must have shape \(time, batch\)",
+    ),
+    (
+        "batch-major carry",
+        lambda xs: dict(carry0=jnp.ones((B, H))),
+        r"carry0 must have shape .*\(hidden, batch\)",
+    ),
+]
+
+
+@pytest.mark.parametrize("what,kwargs,match", FM_BAD, ids=[c[0] for c in FM_BAD])
+def test_feature_major_rejects_batch_major_arguments(what, kwargs, match):
+    cell = rj.get_cell("tanh")
+    p = cell.init(jax.random.key(0), F, H, jnp.float64)
+    args = dict(xs=jnp.ones((T, F, B)), carry0=None, mask=None) | kwargs(jnp.ones((T, F, B)))
+    for unroll_fm in (rj.unroll_fm, rj.unroll_bptt_fm):
+        with pytest.raises(ValueError, match=match):
+            unroll_fm(cell, p, args["xs"], args["carry0"], mask=args["mask"])
