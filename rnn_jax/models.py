@@ -13,22 +13,24 @@ import jax
 import jax.numpy as jnp
 
 from rnn_jax import _checks, cells, losses
-from rnn_jax._linalg import matmul
-from rnn_jax.bptt import unroll_bptt
+from rnn_jax._linalg import matmul, matmul_fm
+from rnn_jax.bptt import unroll_bptt, unroll_bptt_fm
 from rnn_jax.cells import glorot_uniform
-from rnn_jax.unroll import unroll
+from rnn_jax.unroll import unroll, unroll_fm
 
 Array = jax.Array
 BACKWARDS = ("autodiff", "bptt")
 
 
-def get_unroll(backward: str):
-    """:func:`rnn_jax.unroll` for ``"autodiff"``, :func:`rnn_jax.unroll_bptt` for ``"bptt"``."""
-    if backward == "autodiff":
-        return unroll
-    if backward == "bptt":
-        return unroll_bptt
-    raise ValueError(f"backward must be one of {BACKWARDS}, got {backward!r}")
+_UNROLLS = {"autodiff": (unroll, unroll_fm), "bptt": (unroll_bptt, unroll_bptt_fm)}
+
+
+def get_unroll(backward: str, *, feature_major: bool = False):
+    """:func:`rnn_jax.unroll` for ``"autodiff"``, :func:`rnn_jax.unroll_bptt` for ``"bptt"``;
+    their ``_fm`` versions with ``feature_major``."""
+    if backward not in _UNROLLS:
+        raise ValueError(f"backward must be one of {BACKWARDS}, got {backward!r}")
+    return _UNROLLS[backward][feature_major]
 
 
 # --------------------------------------------------------------------------- counter (seed 000)
@@ -145,6 +147,18 @@ def adder_init(key: Array, hidden: int = 3, dtype=jnp.float32) -> AdderParams:
     )
 
 
+def adder_logits_fm(params: AdderParams, xs: Array, *, backward: str = "autodiff") -> Array:
+    """:func:`adder_apply` feature-major: inputs ``(T, 2, B)``, logits ``(T, B)``, no transposes
+    (what the seed sweeps train on)."""
+    cell_params = cells.TanhParams(params.w_in, params.w_rec, params.b_in + params.b_rec)
+    readout = lambda h: matmul_fm(params.w_out, h)[0] + params.b_out[0]  # noqa: E731
+    if backward == "autodiff":  # logits straight from the scan; the states are never stored
+        logits, _ = unroll_fm(cells.tanh, cell_params, xs, params.s0, readout=readout)
+        return logits
+    hs, _ = get_unroll(backward, feature_major=True)(cells.tanh, cell_params, xs, params.s0)
+    return jax.vmap(readout)(hs)
+
+
 def adder_apply(params: AdderParams, xs: Array, *, backward: str = "autodiff") -> Array:
     """Logits ``(B, T)`` of "output bit is 1" for inputs ``(B, T, 2)``.
 
@@ -152,11 +166,18 @@ def adder_apply(params: AdderParams, xs: Array, *, backward: str = "autodiff") -
     ``W_x = W_in`` and ``b = b_in + b_rec`` (so both biases receive the same gradient, as in the
     seed), started from the learned ``S_0``; ``logit_k = S_k W_out + b_out``.
     """
-    cell_params = cells.TanhParams(params.w_in, params.w_rec, params.b_in + params.b_rec)
-    hs, _ = get_unroll(backward)(cells.tanh, cell_params, xs, params.s0)
-    return matmul(hs, params.w_out)[..., 0] + params.b_out[0]
+    xs = jnp.asarray(xs)
+    _checks.check_rank("xs", xs, 3, "(batch, time, 2)")
+    return adder_logits_fm(params, jnp.transpose(xs, (1, 2, 0)), backward=backward).T
 
 
 def adder_loss(params, xs, targets, *, backward: str = "autodiff") -> Array:
     """Binary cross-entropy averaged over samples and steps (seed 002's cost)."""
     return losses.sigmoid_binary_cross_entropy(adder_apply(params, xs, backward=backward), targets)
+
+
+def adder_loss_fm(params, xs, targets, *, backward: str = "autodiff") -> Array:
+    """:func:`adder_loss` feature-major: inputs ``(T, 2, B)``, targets ``(T, B)``."""
+    return losses.sigmoid_binary_cross_entropy(
+        adder_logits_fm(params, xs, backward=backward), targets
+    )

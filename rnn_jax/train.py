@@ -131,12 +131,26 @@ class Outcome(NamedTuple):
     loss_curve: Array
 
 
+def _same_layout(xs, ts):
+    return xs, ts
+
+
+def _feature_major(xs, ts):
+    """Batch-major ``(..., B, T, F)`` inputs and ``(..., B, T)`` targets -> ``(..., T, F, B)``
+    and ``(..., T, B)``: the layout the models compute in (see :func:`rnn_jax.unroll_fm`)."""
+    return jnp.moveaxis(xs, -3, -1), jnp.swapaxes(ts, -1, -2)
+
+
 class Task(NamedTuple):
+    """``data``/``test_data`` give batch-major ``(xs, ts)``; ``layout`` rearranges stacks of
+    them once per run (leading axes kept) into what ``loss`` and ``accuracy`` take."""
+
     init: Callable[[Array], Any]
     data: Callable[[Array], tuple[Array, Array]]
     test_data: Callable[[Array], tuple[Array, Array]]
     loss: Callable[..., Array]
     accuracy: Callable[[Any, Array, Array], Array]
+    layout: Callable[[Array, Array], tuple[Array, Array]] = _same_layout
 
 
 def make_task(config: TrainConfig) -> Task:
@@ -144,16 +158,17 @@ def make_task(config: TrainConfig) -> Task:
     dtype = jnp.dtype(config.dtype)
     if config.task == "binary_addition":
 
-        def accuracy(params, xs, ts):
-            bits = models.adder_apply(params, xs) > 0
-            return jnp.mean(jnp.all(bits == (ts > 0.5), axis=-1).astype(dtype))
+        def accuracy(params, xs, ts):  # feature-major: (T, 2, B), (T, B)
+            bits = models.adder_logits_fm(params, xs) > 0
+            return jnp.mean(jnp.all(bits == (ts > 0.5), axis=0).astype(dtype))
 
         return Task(
             init=lambda key: models.adder_init(key, config.hidden, dtype),
             data=lambda key: tasks.binary_addition(key, config.n_train, config.bits, dtype),
             test_data=lambda key: tasks.all_addition_pairs(config.bits, dtype),
-            loss=models.adder_loss,
+            loss=models.adder_loss_fm,
             accuracy=accuracy,
+            layout=_feature_major,
         )
     if config.task == "counting_ones":
 
@@ -279,28 +294,36 @@ def make_train(config: TrainConfig, *, return_params: bool = False):
         k_init, k_data, k_test = jax.random.split(key, 3)
         params = task.init(k_init)
         xs, ts = task.data(k_data)
-        xs_test, ts_test = task.test_data(k_test)
+        xs_test, ts_test = task.layout(*task.test_data(k_test))
         # Disjoint minibatches in a fixed order (seed 002 slices without shuffling).
-        xs_b = xs[: n_batches * batch].reshape((n_batches, batch) + xs.shape[1:])
-        ts_b = ts[: n_batches * batch].reshape((n_batches, batch) + ts.shape[1:])
+        xs_b, ts_b = task.layout(
+            xs[: n_batches * batch].reshape((n_batches, batch) + xs.shape[1:]),
+            ts[: n_batches * batch].reshape((n_batches, batch) + ts.shape[1:]),
+        )
         opt = make_optimizer(config, hp)
         loss_fn = lambda p, x, t: task.loss(p, x, t, backward=config.backward)  # noqa: E731
         value_and_grad = jax.value_and_grad(loss_fn)
 
         def update(carry, step):
-            i = step % n_batches
-            return guarded_update(opt, value_and_grad, carry, step, xs_b[i], ts_b[i])
+            # The minibatch travels in the loop carry, sliced one update ahead: XLA:CPU fuses
+            # a dynamic-slice into every consumer and re-reads its index per element, which
+            # stops the loops vectorizing (2x slower); a carried array is a plain buffer.
+            state, (x, t) = carry
+            state, loss = guarded_update(opt, value_and_grad, state, step, x, t)
+            i = (step + 1) % n_batches
+            return (state, (xs_b[i], ts_b[i])), loss
 
         def block(carry, block_index):
             steps = block_index * config.eval_every + jnp.arange(config.eval_every, dtype=jnp.int32)
             carry, losses = jax.lax.scan(update, carry, steps)
-            params, opt_state = carry[0], carry[1]
+            params, opt_state = carry[0][0], carry[0][1]
             acc = task.accuracy(eval_params(config, params, opt_state), xs_test, ts_test)
             return carry, (jnp.nanmean(losses), acc)
 
-        carry0 = (params, opt.init(params), jnp.array(False), jnp.array(-1, jnp.int32))
+        state0 = (params, opt.init(params), jnp.array(False), jnp.array(-1, jnp.int32))
+        carry0 = (state0, (xs_b[0], ts_b[0]))
         carry, (curve, accs) = jax.lax.scan(block, carry0, jnp.arange(n_evals, dtype=jnp.int32))
-        params, opt_state, diverged, diverged_step = carry
+        params, opt_state, diverged, diverged_step = carry[0]
         final = eval_params(config, params, opt_state)
         solved = accs >= 1.0
         first = jnp.argmax(solved)
@@ -308,7 +331,7 @@ def make_train(config: TrainConfig, *, return_params: bool = False):
             converged=solved[-1] & ~diverged,
             steps_to_converge=jnp.where(jnp.any(solved), (first + 1) * config.eval_every, -1),
             accuracy=accs[-1],
-            final_loss=loss_fn(final, xs, ts),
+            final_loss=loss_fn(final, *task.layout(xs, ts)),
             diverged=diverged,
             diverged_step=diverged_step,
             loss_curve=curve,

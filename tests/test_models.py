@@ -45,6 +45,22 @@ def test_adder_gradients_match_seed_backward(backward, key):
         chex.assert_trees_all_close(getattr(g, name), want[name], rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("backward", models.BACKWARDS)
+def test_adder_feature_major_matches_seed(backward, key):
+    """What the sweeps train on: (T, 2, B) inputs, (T, B) logits and targets."""
+    p = _random_adder(key)
+    xs, ts = tasks.binary_addition(jax.random.key(3), 30, dtype=jnp.float64)
+    xs_fm, ts_tm = jnp.transpose(xs, (1, 2, 0)), ts.T
+    logits = models.adder_logits_fm(p, xs_fm, backward=backward)
+    chex.assert_shape(logits, ts_tm.shape)
+    _, _, Z, _ = reference.seed002_forward(_numpy_params(p), np.asarray(xs))
+    chex.assert_trees_all_close(logits, Z[..., 0].T, rtol=1e-12)
+    g = jax.grad(models.adder_loss_fm)(p, xs_fm, ts_tm, backward=backward)
+    want = reference.seed002_grads(_numpy_params(p), np.asarray(xs), np.asarray(ts)[..., None])
+    for name in reference.PARAM_ORDER:
+        chex.assert_trees_all_close(getattr(g, name), want[name], rtol=1e-10, atol=1e-14)
+
+
 def test_adder_gradient_check_like_seed(key):
     """Seed 002's numerical gradient check, on our hand-BPTT gradient."""
     p = _random_adder(key)
