@@ -7,10 +7,11 @@ ratios, not single times):
 (b) rnn_jax's sweep (``Sweep``: microbatched vmap, sharded) with ``jax.grad`` through the scan;
 (c) the same with the hand-written BPTT (``custom_vjp``).
 
-Per seed-training: ms (median over ``--repeats`` after a warm-up), compile time, temporary
-memory of the compiled chunk (XLA's memory analysis) and the ratio against (a). Then, per cell,
-forward+backward of a sum-of-outputs loss, hand BPTT vs ``jax.grad``, for H in ``--hidden``
-and T in ``--steps``.
+Per seed-training: ms (median over ``--repeats`` after a warm-up; (b) and (c) are called in
+turn within every round so both see the same load), compile time, the memory XLA reserves for
+the compiled chunk as the sweep runs it (``Sweep.memory_bytes``) and the ratio against (a).
+Then, per cell, forward+backward of a sum-of-outputs loss, hand BPTT vs ``jax.grad`` (also
+called in turn), for H in ``--hidden`` and T in ``--steps``.
 
     python experiments/benchmark.py [--seeds 1000] [--json FILE]
 """
@@ -29,7 +30,7 @@ import numpy as np
 
 import rnn_jax as rj
 from rnn_jax import io, reference
-from rnn_jax.sweep import Sweep, seed_keys
+from rnn_jax.sweep import DEFAULT_MICROBATCH, Sweep, seed_keys
 from rnn_jax.train import TrainConfig, make_train
 
 
@@ -40,7 +41,7 @@ class Args:
     seeds: int = 1000
     numpy_seeds: int = 10
     repeats: int = 3
-    microbatch: int = 256
+    microbatch: int = DEFAULT_MICROBATCH
     hidden: tuple[int, ...] = (3, 32, 256)
     steps: tuple[int, ...] = (7, 100)
     cell_batch: int = 100
@@ -49,13 +50,16 @@ class Args:
     skip_cells: bool = False
 
 
-def _median_time(fn, repeats: int) -> float:
-    ts = []
+def _interleaved(fns: dict, repeats: int) -> dict[str, float]:
+    """Median seconds per call of each function, calling them in turn within every round so
+    that all of them see the same machine load; ``fns`` are already warmed up."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+        for label, fn in fns.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn())
+            times[label].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def _numpy_seed(i: int) -> float:
@@ -68,46 +72,51 @@ def _numpy_seed(i: int) -> float:
     return time.perf_counter() - t0
 
 
-def sweep_timing(backward: str, args: Args) -> dict:
-    cfg = TrainConfig(backward=backward)
-    sweep = Sweep(make_train(cfg), args.seeds, microbatch=args.microbatch)
-    kd = seed_keys(0, np.arange(sweep.chunk_size))
-    t0 = time.perf_counter()
-    jax.block_until_ready(sweep(kd))
-    first = time.perf_counter() - t0
-    per_chunk = _median_time(lambda: sweep(kd), args.repeats)
-    compile_s = max(0.0, first - per_chunk)
-    mem = None
-    try:
-        keys = jax.random.wrap_key_data(kd)
-        lowered = jax.jit(jax.vmap(make_train(cfg))).lower(keys)
-        ma = lowered.compile().memory_analysis()
-        mem = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
-    except Exception:  # noqa: BLE001 - memory analysis is optional per backend
-        pass
-    return {
-        "ms_per_seed": 1e3 * per_chunk / sweep.chunk_size,
-        "compile_s": compile_s,
-        "seeds": sweep.chunk_size,
-        "peak_bytes_per_1000_seeds": None if mem is None else mem * 1000 / sweep.chunk_size,
-    }
+SWEEPS = {"rnn_jax sweep, jax.grad (b)": "autodiff", "rnn_jax sweep, hand BPTT (c)": "bptt"}
+
+
+def sweep_timings(args: Args) -> dict[str, dict]:
+    """(b) and (c): compile each, then time them in turn (``_interleaved``)."""
+    kd = None
+    calls, rows = {}, {}
+    for label, backward in SWEEPS.items():
+        sweep = Sweep(
+            make_train(TrainConfig(backward=backward)), args.seeds, microbatch=args.microbatch
+        )
+        kd = seed_keys(0, np.arange(sweep.chunk_size))
+        t0 = time.perf_counter()
+        jax.block_until_ready(sweep(kd))
+        first = time.perf_counter() - t0
+        calls[label] = lambda sweep=sweep, kd=kd: sweep(kd)
+        mem = sweep.memory_bytes()
+        rows[label] = {
+            "first_call_s": first,
+            "seeds": sweep.chunk_size,
+            "peak_bytes_per_1000_seeds": None if mem is None else mem * 1000 / sweep.chunk_size,
+        }
+    for label, sec in _interleaved(calls, args.repeats).items():
+        r = rows[label]
+        r["ms_per_seed"] = 1e3 * sec / r["seeds"]
+        r["compile_s"] = max(0.0, r.pop("first_call_s") - sec)
+    return rows
 
 
 def cell_timing(name: str, hidden: int, steps: int, batch: int, repeats: int) -> dict:
     cell = rj.get_cell(name)
     key = jax.random.key(0)
     params = cell.init(key, hidden, hidden)
-    xs = jax.random.normal(key, (batch, steps, hidden))
+    xs = jax.random.normal(key, (batch, steps, hidden), jnp.float32)
 
     def loss(unroll, p, x):
         hs, _ = unroll(cell, p, x)
         return jnp.sum(hs)
 
-    out = {}
+    calls = {}
     for label, unroll in (("autodiff", rj.unroll), ("bptt", rj.unroll_bptt)):
         g = jax.jit(jax.grad(lambda p, x, u=unroll: loss(u, p, x)))
         jax.block_until_ready(g(params, xs))
-        out[label] = 1e3 * _median_time(lambda g=g: g(params, xs), repeats)
+        calls[label] = lambda g=g: g(params, xs)
+    out = {k: 1e3 * v for k, v in _interleaved(calls, repeats).items()}
     out["speedup"] = out["autodiff"] / out["bptt"]
     return out
 
@@ -134,8 +143,7 @@ def main(argv=None) -> dict:
             "peak_bytes_per_1000_seeds": None,
         }
     }
-    rows["rnn_jax sweep, jax.grad (b)"] = sweep_timing("autodiff", args)
-    rows["rnn_jax sweep, hand BPTT (c)"] = sweep_timing("bptt", args)
+    rows.update(sweep_timings(args))
     print("\n| workload | ms / seed | vs NumPy (a) | compile s | memory / 1000 seeds |")
     print("|---|---:|---:|---:|---:|")
     for name, r in rows.items():
@@ -152,7 +160,7 @@ def main(argv=None) -> dict:
         for name in args.cells:
             for h in args.hidden:
                 for t in args.steps:
-                    r = cell_timing(name, h, t, args.cell_batch, max(args.repeats, 5))
+                    r = cell_timing(name, h, t, args.cell_batch, max(args.repeats, 9))
                     cells.append({"cell": name, "hidden": h, "steps": t, **r})
                     print(
                         f"| {name} | {h} | {t} | {r['autodiff']:.3f} | {r['bptt']:.3f} | "

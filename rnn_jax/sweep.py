@@ -98,15 +98,28 @@ class Sweep:
             )
         )
 
-    def __call__(self, key_data: np.ndarray, hparams: dict[str, Any] | None = None) -> Outcome:
-        """Runs one chunk; ``key_data`` has at most ``chunk_size`` rows. Returns host arrays."""
+    def _global_keys(self, key_data: np.ndarray):
         n = key_data.shape[0]
         if n > self.chunk_size:
             raise ValueError(f"got {n} keys for a chunk of {self.chunk_size}")
         padded = np.concatenate([key_data, np.repeat(key_data[-1:], self.chunk_size - n, 0)])
-        global_keys = jax.make_array_from_callback(
-            padded.shape, self.sharding, lambda idx: padded[idx]
-        )
+        return jax.make_array_from_callback(padded.shape, self.sharding, lambda idx: padded[idx])
+
+    def memory_bytes(self, hparams: dict[str, Any] | None = None) -> int | None:
+        """Bytes XLA reserves to run one chunk (temporaries + arguments + outputs), from the
+        compiled executable's memory analysis; ``None`` where the backend does not report it."""
+        keys = self._global_keys(seed_keys(0, np.arange(1)))
+        hp = {} if hparams is None else {k: jnp.asarray(v) for k, v in hparams.items()}
+        try:
+            ma = self._run.lower(keys, hp).compile().memory_analysis()
+            return int(ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes)
+        except Exception:  # noqa: BLE001 - memory analysis is optional per backend
+            return None
+
+    def __call__(self, key_data: np.ndarray, hparams: dict[str, Any] | None = None) -> Outcome:
+        """Runs one chunk; ``key_data`` has at most ``chunk_size`` rows. Returns host arrays."""
+        n = key_data.shape[0]
+        global_keys = self._global_keys(key_data)
         hp = {} if hparams is None else {k: jnp.asarray(v) for k, v in hparams.items()}
         out = self._run(global_keys, hp)
         if jax.process_count() > 1:

@@ -127,3 +127,20 @@ def test_convergence_sweep_grid_mode(tmp_path):
     assert len([ln for ln in lines if ln.startswith("| ")]) == 5  # header + 4 rows
     for r in rows:
         assert 0.0 <= r["ci_low"] <= r["rate"] <= r["ci_high"] <= 1.0
+
+
+def test_benchmark_tiny_run_writes_its_table(tmp_path):
+    """A smoke run of the benchmark (no timing is asserted: a benchmark, not a test)."""
+    out = tmp_path / "bench.json"
+    flags = ["--seeds", "8", "--numpy-seeds", "1", "--repeats", "1", "--microbatch", "4"]
+    cells = ["--hidden", "3", "--steps", "7", "--cells", "tanh"]
+    result = _load("benchmark").main([*flags, *cells, "--json", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["sweep"].keys() == result["sweep"].keys()
+    assert len(saved["sweep"]) == 3 and len(saved["cells"]) == 1
+    for row in saved["sweep"].values():
+        assert row["ms_per_seed"] > 0 and row["speedup_vs_numpy"] > 0
+    for label in ("rnn_jax sweep, jax.grad (b)", "rnn_jax sweep, hand BPTT (c)"):
+        assert saved["sweep"][label]["seeds"] == 8
+        assert saved["sweep"][label]["peak_bytes_per_1000_seeds"] > 0
+    assert saved["cells"][0]["speedup"] > 0
