@@ -30,7 +30,7 @@ import numpy as np
 
 import rnn_jax as rj
 from rnn_jax import io, reference
-from rnn_jax.sweep import DEFAULT_MICROBATCH, Sweep, seed_keys
+from rnn_jax.sweep import DEFAULT_MICROBATCH, Sweep, seed_keys, use_cpu_cores
 from rnn_jax.train import TrainConfig, make_train
 
 
@@ -123,6 +123,7 @@ def cell_timing(name: str, hidden: int, steps: int, batch: int, repeats: int) ->
 
 def main(argv=None) -> dict:
     args = io.cli(Args, argv, description=__doc__.split("\n\n")[0])
+    use_cpu_cores()  # one device per core: the sweep shards its seeds over them
     if args.seeds < 1 or args.numpy_seeds < 1 or args.repeats < 1:
         print("error: --seeds, --numpy-seeds and --repeats must be >= 1", file=sys.stderr)
         raise SystemExit(2)

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from rnn_jax import io, stats
-from rnn_jax.sweep import run_sweep
+from rnn_jax.sweep import run_sweep, use_cpu_cores
 from rnn_jax.train import OPTIMIZERS, TrainConfig, make_train
 
 #: Learning rates that suit each optimizer by default (Rprop: the initial step Δ0).
@@ -122,6 +122,7 @@ def run_grid(args: Args, out: Path) -> list[dict]:
 
 def main(argv=None) -> dict | list:
     args = io.cli(Args, argv, description=__doc__.split("\n\n")[0])
+    use_cpu_cores()  # one device per core: the sweep shards its seeds over them
     try:
         for o in args.grid_optimizers:
             if o not in OPTIMIZERS:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from rnn_jax import io, plots, stats
-from rnn_jax.sweep import run_sweep
+from rnn_jax.sweep import run_sweep, use_cpu_cores
 from rnn_jax.train import OPTIMIZERS, TrainConfig, make_train
 
 HERE = Path(__file__).resolve().parent
@@ -110,6 +110,7 @@ def table(rows: list[dict]) -> str:
 
 def main(argv=None) -> dict:
     args = io.cli(Args, argv, description=__doc__.split("\n\n")[0])
+    use_cpu_cores()  # one device per core: the sweep shards its seeds over them
     bad = [o for o in args.optimizers if o not in OPTIMIZERS]
     if bad or not args.optimizers or args.seeds < 1:
         print(

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from rnn_jax import io, reference, stats
-from rnn_jax.sweep import run_sweep
+from rnn_jax.sweep import run_sweep, use_cpu_cores
 from rnn_jax.train import TrainConfig, make_train
 
 
@@ -52,6 +52,7 @@ def numpy_rate(n: int, seed: int, overlapping: bool, progress: bool) -> tuple[in
 
 def main(argv=None) -> dict:
     args = io.cli(Args, argv, description=__doc__.split("\n\n")[0])
+    use_cpu_cores()  # one device per core: the sweep shards its seeds over them
     if args.numpy_seeds < 1 or args.sweep_seeds < 1:
         print("error: --numpy-seeds and --sweep-seeds must be >= 1", file=sys.stderr)
         raise SystemExit(2)

@@ -57,6 +57,30 @@ def seed_keys(base_seed: int, seeds: np.ndarray) -> np.ndarray:
 DEFAULT_MICROBATCH = 64
 
 
+def use_cpu_cores(count: int | None = None) -> bool:
+    """Expose the host's cores to JAX as ``count`` CPU devices (default: all cores), so that a
+    :class:`Sweep` shards its seeds over them like over several GPUs.
+
+    Sets ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``, which only takes effect
+    before JAX starts its backends: call it before the first JAX computation. Returns whether
+    it was applied (``False`` if the backends are already up or the flag is already set).
+    Results do not depend on the device count (see the module docstring). On a 2-core machine
+    two devices ran the seed-002 sweep about 1.3x faster than one device using both cores for
+    each operation.
+    """
+    import os
+
+    from jax._src import xla_bridge  # no public way to ask whether the backends are up
+
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" in flags or xla_bridge.backends_are_initialized():
+        return False
+    count = (os.cpu_count() or 1) if count is None else count
+    _checks.check_positive_int("count", count)
+    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
+    return True
+
+
 class Sweep:
     """A compiled training of a fixed chunk of seeds, sharded over ``devices``.
 

@@ -112,3 +112,22 @@ def test_bad_sweep_arguments(kwargs, match):
     args.update(kwargs)
     with pytest.raises((ValueError, TypeError), match=match):
         run_sweep(make_train(TINY), args.pop("n_seeds"), progress=False, **args)
+
+
+def test_use_cpu_cores_exposes_devices_only_before_jax_starts():
+    code = (
+        "import jax; from rnn_jax.sweep import use_cpu_cores, Sweep;"
+        "first = use_cpu_cores(3); n = len(jax.devices()); again = use_cpu_cores(2);"
+        "print(first, n, again)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "3", "False"]
+    import jax
+
+    from rnn_jax.sweep import use_cpu_cores
+
+    jax.devices()  # this process's backends are up: too late, nothing changes
+    flags = os.environ.get("XLA_FLAGS")
+    assert use_cpu_cores() is False and os.environ.get("XLA_FLAGS") == flags
