@@ -159,6 +159,24 @@ def adder_logits_fm(params: AdderParams, xs: Array, *, backward: str = "autodiff
     return jax.vmap(readout)(hs)
 
 
+def adder_tree_accuracy(params: AdderParams, tree) -> Array:
+    """Fraction of all ``4**bits`` pairs the adder sums exactly (every output bit right),
+    evaluated on :func:`rnn_jax.tasks.addition_prefix_tree`: each distinct input prefix is run
+    once (the same cell arithmetic as :func:`adder_logits_fm` on all pairs, 2.8x fewer steps
+    for 6 bits) and a pair is right when every node on its path is."""
+    inputs, targets = tree
+    cell_params = cells.TanhParams(params.w_in, params.w_rec, params.b_in + params.b_rec)
+    h = params.s0[:, None]
+    ok = jnp.ones((1,), jnp.bool_)
+    for x, t in zip(inputs, targets):
+        children = x.shape[-1] // h.shape[-1]
+        h, ok = jnp.repeat(h, children, axis=-1), jnp.repeat(ok, children)
+        _, h = unroll_fm(cells.tanh, cell_params, x[None], h)
+        z = matmul_fm(params.w_out, h)[0] + params.b_out[0]
+        ok = ok & ((z > 0) == (t > 0.5))
+    return jnp.mean(ok.astype(params.w_out.dtype))
+
+
 def adder_apply(params: AdderParams, xs: Array, *, backward: str = "autodiff") -> Array:
     """Logits ``(B, T)`` of "output bit is 1" for inputs ``(B, T, 2)``.
 

@@ -134,6 +134,34 @@ def all_addition_pairs(bits: int = 6, dtype=jnp.float32) -> tuple[Array, Array]:
     return addition_data(a.ravel(), b.ravel(), bits, dtype)
 
 
+def addition_prefix_tree(bits: int = 6, dtype=jnp.float32) -> tuple[tuple[Array, ...], ...]:
+    """:func:`all_addition_pairs` as a prefix tree, to evaluate a model on all ``4**bits`` pairs
+    with ``4 + 16 + ... + 2 * 4**bits`` cell steps instead of ``(bits + 1) * 4**bits`` (2.8x
+    fewer for 6 bits).
+
+    The state after step ``k`` depends only on the first ``k + 1`` input pairs, so level ``k``
+    holds one node per distinct prefix: ``n_k = 4**(k+1)`` nodes for ``k < bits``, node
+    ``4 * parent + 2 a_k + b_k``; the last level (input ``(0, 0)``, target the carry out) has
+    one node per pair. Returns ``(inputs, targets)``: per level, inputs ``(2, n_k)``
+    (feature-major) and targets ``(n_k,)``, the bit ``k`` of the prefix sum (of the full sum).
+    """
+    _check_bits(bits)
+    if bits > 10:
+        raise ValueError(f"addition_prefix_tree has 4**bits leaves; bits must be <= 10, got {bits}")
+    inputs, targets = [], []
+    for k in range(bits + 1):
+        n = 4 ** min(k + 1, bits)
+        node = jnp.arange(n, dtype=jnp.int32)
+        # Input pair j of a node is its base-4 digit j (the most significant digit is step 0).
+        digits = [(node >> (2 * (min(k, bits - 1) - j))) & 3 for j in range(min(k + 1, bits))]
+        a = sum((d >> 1) << j for j, d in enumerate(digits))
+        b = sum((d & 1) << j for j, d in enumerate(digits))
+        last = digits[-1] if k < bits else jnp.zeros_like(node)
+        inputs.append(jnp.stack([last >> 1, last & 1]).astype(dtype))
+        targets.append((((a + b) >> k) & 1).astype(dtype))
+    return tuple(inputs), tuple(targets)
+
+
 def long_addition(key: Array, n: int, bits: int, dtype=jnp.float32) -> tuple[Array, Array]:
     """Random ``bits``-bit operands of any length, summed exactly by a ripple-carry in bits.
 

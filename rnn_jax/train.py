@@ -142,8 +142,9 @@ def _feature_major(xs, ts):
 
 
 class Task(NamedTuple):
-    """``data``/``test_data`` give batch-major ``(xs, ts)``; ``layout`` rearranges stacks of
-    them once per run (leading axes kept) into what ``loss`` and ``accuracy`` take."""
+    """``data`` gives batch-major ``(xs, ts)``; ``layout`` rearranges stacks of them once per
+    run (leading axes kept) into what ``loss`` takes. ``test_data`` gives what ``accuracy``
+    takes."""
 
     init: Callable[[Array], Any]
     data: Callable[[Array], tuple[Array, Array]]
@@ -157,17 +158,13 @@ def make_task(config: TrainConfig) -> Task:
     """The model, data and criterion of ``config.task``."""
     dtype = jnp.dtype(config.dtype)
     if config.task == "binary_addition":
-
-        def accuracy(params, xs, ts):  # feature-major: (T, 2, B), (T, B)
-            bits = models.adder_logits_fm(params, xs) > 0
-            return jnp.mean(jnp.all(bits == (ts > 0.5), axis=0).astype(dtype))
-
         return Task(
             init=lambda key: models.adder_init(key, config.hidden, dtype),
             data=lambda key: tasks.binary_addition(key, config.n_train, config.bits, dtype),
-            test_data=lambda key: tasks.all_addition_pairs(config.bits, dtype),
+            # All 4**bits pairs, as a prefix tree (each distinct prefix evaluated once).
+            test_data=lambda key: tasks.addition_prefix_tree(config.bits, dtype),
             loss=models.adder_loss_fm,
-            accuracy=accuracy,
+            accuracy=lambda params, xs, ts: models.adder_tree_accuracy(params, (xs, ts)),
             layout=_feature_major,
         )
     if config.task == "counting_ones":
@@ -294,7 +291,7 @@ def make_train(config: TrainConfig, *, return_params: bool = False):
         k_init, k_data, k_test = jax.random.split(key, 3)
         params = task.init(k_init)
         xs, ts = task.data(k_data)
-        xs_test, ts_test = task.layout(*task.test_data(k_test))
+        xs_test, ts_test = task.test_data(k_test)
         # Disjoint minibatches in a fixed order (seed 002 slices without shuffling).
         xs_b, ts_b = task.layout(
             xs[: n_batches * batch].reshape((n_batches, batch) + xs.shape[1:]),

@@ -106,3 +106,24 @@ def test_unknown_backward_and_scheme(key):
         models.get_unroll("numeric")
     with pytest.raises(ValueError, match="scheme"):
         models.tagger_init(key, scheme="he")
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_adder_tree_accuracy_equals_all_pairs_accuracy(dtype):
+    """The prefix-tree evaluation the sweeps use == running every pair (same arithmetic)."""
+    bits = 3
+    xs, ts = tasks.all_addition_pairs(bits, dtype)
+    tree = tasks.addition_prefix_tree(bits, dtype)
+    accs = []
+    for seed in range(12):
+        p = models.adder_init(jax.random.key(seed), 4, dtype)
+        keys = jax.random.split(jax.random.key(100 + seed), len(p))
+        p = models.AdderParams(
+            *[a + 1.5 * jax.random.normal(k, a.shape, dtype) for a, k in zip(p, keys)]
+        )
+        full = jnp.mean(jnp.all((models.adder_apply(p, xs) > 0) == (ts > 0.5), axis=-1))
+        tree_acc = models.adder_tree_accuracy(p, tree)
+        assert tree_acc.dtype == dtype
+        assert float(tree_acc) == float(full)
+        accs.append(float(full))
+    assert len(set(accs)) > 3  # the random nets are right on different numbers of pairs

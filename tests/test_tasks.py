@@ -61,3 +61,30 @@ def test_bits_validated(bits, key):
 def test_key_validated():
     with pytest.raises(TypeError, match="key"):
         tasks.binary_addition(123, 10)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4])
+def test_addition_prefix_tree_is_every_pair_once(bits):
+    """Walking each leaf's path through the tree gives exactly its pair's input and sum bits."""
+    inputs, targets = tasks.addition_prefix_tree(bits)
+    assert len(inputs) == len(targets) == bits + 1
+    leaves = np.arange(4**bits)
+    # Leaf n's digits (base 4, step 0 most significant) are its input pairs.
+    digits = [(leaves >> (2 * (bits - 1 - k))) & 3 for k in range(bits)]
+    a = sum((d >> 1) << k for k, d in enumerate(digits))
+    b = sum((d & 1) << k for k, d in enumerate(digits))
+    assert sorted(zip(a.tolist(), b.tolist())) == [
+        (i, j) for i in range(2**bits) for j in range(2**bits)
+    ]
+    sum_bits = np.asarray(tasks.to_bits(jnp.asarray(a + b), bits + 1))
+    for k in range(bits + 1):
+        node = leaves >> (2 * (bits - 1 - k)) if k < bits else leaves
+        chex.assert_shape(inputs[k], (2, 4 ** min(k + 1, bits)))
+        pair = np.stack([(digits[k] >> 1), digits[k] & 1]) if k < bits else 0 * inputs[k][:, node]
+        np.testing.assert_array_equal(np.asarray(inputs[k])[:, node], pair)
+        np.testing.assert_array_equal(np.asarray(targets[k])[node], sum_bits[:, k])
+
+
+def test_addition_prefix_tree_validates_bits():
+    with pytest.raises(ValueError, match="bits"):
+        tasks.addition_prefix_tree(11)
