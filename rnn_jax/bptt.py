@@ -49,6 +49,8 @@ def _backward_fm(cell: Cell, params, xs_fm, mask_tm, h_prev, res, d_hs, d_carry_
     ``mask_tm`` ``(T, B)`` or ``None``, ``d_hs`` ``(T, H, B)``, ``d_carry_T`` leaves ``(H, B)``;
     ``d_carry0`` and ``d_xs`` come back in the same layouts.
     """
+    # vmapped, not rnn_jax.unroll.core_fm: XLA would fuse the cheap chain of a gated cell's
+    # carry cotangent into every gate's loop and recompute it step after step (LSTM 3x slower).
     core_bwd = jax.vmap(cell.core_bwd, in_axes=(None, -1, -1, -1), out_axes=-1)
     w_rec_t = params.w_rec.T
 
@@ -61,9 +63,10 @@ def _backward_fm(cell: Cell, params, xs_fm, mask_tm, h_prev, res, d_hs, d_carry_
             keep = m_t[None, :]
             d_a_x = jnp.where(keep, d_a_x, jnp.zeros_like(d_a_x))
             d_a_h = jnp.where(keep, d_a_h, jnp.zeros_like(d_a_h))
-        return d_prev, (d_a_x, d_a_h)
+        return d_prev, ((d_a_x,) if cell.tied else (d_a_x, d_a_h))
 
-    d_carry0, (d_a_x, d_a_h) = scan(body, d_carry_T, (res, d_hs, mask_tm), reverse=not reverse)
+    d_carry0, d_a = scan(body, d_carry_T, (res, d_hs, mask_tm), reverse=not reverse)
+    d_a_x, d_a_h = (d_a[0], d_a[0]) if cell.tied else d_a
     d_w_x = contract_fm(xs_fm, d_a_x)
     d_w_rec = contract_fm(h_prev, d_a_h)
     d_xs = matmul_fm(params.w_x.T, d_a_x)

@@ -1,7 +1,10 @@
 """Recurrent cells as data plus pure functions.
 
-Every cell in this module is written for **one example** (unbatched, like Equinox's cells);
-batching is left to :func:`jax.vmap`, which :func:`rnn_jax.unroll` applies for you.
+Every cell in this module is written for **one example** (unbatched, like Equinox's cells).
+The forward core also runs unchanged on a feature-major batch ``(features, B)`` with its 1-D
+parameters as columns (:func:`rnn_jax.unroll.core_fm`), which is how :func:`rnn_jax.unroll`
+batches it: a core may only use elementwise operations and ``split``/``concatenate`` along the
+features (axis 0). The backward core is batched with :func:`jax.vmap`.
 
 All four cells share one structure, which is what makes a generic hand-written BPTT possible:
 
@@ -53,6 +56,8 @@ class Cell(NamedTuple):
       bias_grads: ``bias_grads(params, d_w_x, d_w_rec, sum_d_a_x, sum_d_a_h) -> params``, builds
         the gradient pytree from the contracted weight gradients and the summed pre-activation
         cotangents.
+      tied: ``core_bwd``'s ``d_a_x`` and ``d_a_h`` are always equal (linear, tanh, LSTM; not
+        GRU), so the backward stores one of them per step instead of two.
     """
 
     name: str
@@ -64,6 +69,7 @@ class Cell(NamedTuple):
     add_h: Callable[[Carry, Array], Carry]
     zero_carry: Callable[..., Carry]
     bias_grads: Callable[..., Any]
+    tied: bool = False
 
     def step(self, params: Any, carry: Carry, x_t: Array) -> tuple[Carry, Array]:
         """One time step for one example: ``(carry_{t-1}, x_t) -> (carry_t, h_t)``.
@@ -178,6 +184,7 @@ linear = Cell(
     add_h=_add,
     zero_carry=_zero_h,
     bias_grads=_linear_grads,
+    tied=True,
 )
 """Linear recurrence (seed 000): ``h_t = x_t W_x + h_{t-1} W_rec``.
 
@@ -218,6 +225,7 @@ tanh = Cell(
     add_h=_add,
     zero_carry=_zero_h,
     bias_grads=_tanh_grads,
+    tied=True,
 )
 """Elman cell (seeds 001, 002): ``h_t = tanh(x_t W_x + h_{t-1} W_rec + b)``.
 
@@ -289,6 +297,7 @@ lstm = Cell(
     add_h=_lstm_add_h,
     zero_carry=_lstm_zero_carry,
     bias_grads=_lstm_grads,
+    tied=True,
 )
 """LSTM as in PyTorch's ``nn.LSTM`` (one bias: PyTorch's ``b_ih + b_hh``). Carry ``(h, c)``::
 

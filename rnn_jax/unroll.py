@@ -2,8 +2,8 @@
 
 Axis convention at the public API: **batch-major** ``xs`` of shape ``(B, T, F)`` like the seeds;
 outputs ``hs`` of shape ``(B, T, H)``. Inside, the input projection ``x_t W_x`` is computed for
-all steps at once (one matmul, written time-major), and the scan runs over time with the cell's
-unbatched core vmapped over the batch.
+all steps at once (one matmul, written time-major), and the scan runs over time with every
+per-step array feature-major, ``(features, B)`` (see :func:`forward_scan_fm`).
 
 Variable-length batches: ``mask`` (``(B, T)``, true on real steps) or ``lengths`` (``(B,)``,
 the mask ``t < length``). A padded step leaves the carry unchanged and outputs zeros, so it
@@ -149,6 +149,19 @@ def _fm(carry):
     return jax.tree.map(lambda c: c.T, carry)
 
 
+def core_fm(core: Callable) -> Callable:
+    """A cell's ``core_fwd``/``core_bwd`` (written for one example, features on axis 0) for
+    feature-major ``(features, B)`` arrays: the 1-D parameter leaves (biases) become columns
+    that broadcast over the batch, and the core runs on whole arrays. Its ``split`` and
+    ``concatenate`` along the features then stay slices of one array; under ``vmap`` over the
+    batch axis they would move the batch to the front and back (a transposed copy per step)."""
+
+    def apply(params, *args):
+        return core(jax.tree.map(lambda a: a[:, None] if a.ndim == 1 else a, params), *args)
+
+    return apply
+
+
 def forward_scan_fm(
     cell: Cell,
     params,
@@ -162,9 +175,9 @@ def forward_scan_fm(
     """The scan itself, feature-major: ``xs_fm`` ``(T, F, B)``, carry leaves ``(H, B)``,
     ``mask_tm`` ``(T, B)`` or ``None``; arguments already checked.
 
-    Every per-step array is ``(features, B)``: the cell's core is vmapped over the minor batch
-    axis and the small matmuls are multiply-adds over it, which XLA:CPU vectorizes over the
-    batch (and over seeds in a sweep) rather than over ``H``.
+    Every per-step array is ``(features, B)``: the cell's core runs on whole arrays
+    (:func:`core_fm`) and the small matmuls are multiply-adds over the minor batch axis, which
+    XLA:CPU vectorizes over the batch (and over seeds in a sweep) rather than over ``H``.
 
     Returns ``(carry_T, outs)``: ``carry_T`` leaves ``(H, B)``; ``outs`` is ``hs`` ``(T, H, B)``,
     or with ``residuals=True`` ``(hs, h_prev, res)`` with ``h_prev`` ``(T, H, B)`` and the
@@ -172,7 +185,7 @@ def forward_scan_fm(
     residuals) ``readout(h_t)`` stacked over time instead of ``hs``.
     """
     a_x = matmul_fm(params.w_x, xs_fm)  # (T, G*H, B)
-    core = jax.vmap(cell.core_fwd, in_axes=(None, -1, -1, -1), out_axes=-1)
+    core = core_fm(cell.core_fwd)
 
     def body(carry, inp):
         a_x_t, m_t = inp
