@@ -19,6 +19,7 @@ called in turn), for H in ``--hidden`` and T in ``--steps``.
 from __future__ import annotations
 
 import dataclasses
+import os
 import platform
 import statistics
 import sys
@@ -127,15 +128,18 @@ def main(argv=None) -> dict:
     if args.seeds < 1 or args.numpy_seeds < 1 or args.repeats < 1:
         print("error: --seeds, --numpy-seeds and --repeats must be >= 1", file=sys.stderr)
         raise SystemExit(2)
+    # (a) first, before JAX starts its backends: once started, several CPU devices' thread
+    # pools slow a NumPy loop in the same process down by half (33 -> 51 ms per seed here).
+    np_times = [_numpy_seed(i) for i in range(args.numpy_seeds)]
+    np_ms = 1e3 * statistics.median(np_times)
     machine = {
         "platform": platform.platform(),
         "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
         "devices": [str(d) for d in jax.devices()],
         "jax": jax.__version__,
     }
     print(f"machine: {machine['platform']}, devices {machine['devices']}", flush=True)
-    np_times = [_numpy_seed(i) for i in range(args.numpy_seeds)]
-    np_ms = 1e3 * statistics.median(np_times)
     rows = {
         "numpy seed loop (a)": {
             "ms_per_seed": np_ms,
