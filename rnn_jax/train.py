@@ -149,7 +149,7 @@ class Task(NamedTuple):
 
     init: Callable[[Array], Any]
     data: Callable[[Array], tuple[Array, Array]]
-    test_data: Callable[[Array], tuple[Array, Array]]
+    test_data: Callable[[Array], tuple[Any, Any]]
     loss: Callable[..., Array]
     accuracy: Callable[[Any, Array, Array], Array]
     layout: Callable[[Array, Array], tuple[Array, Array]] = _same_layout
