@@ -78,7 +78,6 @@ SWEEPS = {"rnn_jax sweep, jax.grad (b)": "autodiff", "rnn_jax sweep, hand BPTT (
 
 def sweep_timings(args: Args) -> dict[str, dict]:
     """(b) and (c): compile each, then time them in turn (``_interleaved``)."""
-    kd = None
     calls, rows = {}, {}
     for label, backward in SWEEPS.items():
         sweep = Sweep(

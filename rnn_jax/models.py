@@ -147,11 +147,21 @@ def adder_init(key: Array, hidden: int = 3, dtype=jnp.float32) -> AdderParams:
     )
 
 
+def _adder_cell(params: AdderParams) -> cells.TanhParams:
+    """The adder's recurrence as the tanh cell (see :func:`adder_apply`)."""
+    return cells.TanhParams(params.w_in, params.w_rec, params.b_in + params.b_rec)
+
+
+def _adder_readout(params: AdderParams, h: Array) -> Array:
+    """Logits ``(B,)`` of one step's states ``(H, B)``."""
+    return matmul_fm(params.w_out, h)[0] + params.b_out[0]
+
+
 def adder_logits_fm(params: AdderParams, xs: Array, *, backward: str = "autodiff") -> Array:
     """:func:`adder_apply` feature-major: inputs ``(T, 2, B)``, logits ``(T, B)``, no transposes
     (what the seed sweeps train on)."""
-    cell_params = cells.TanhParams(params.w_in, params.w_rec, params.b_in + params.b_rec)
-    readout = lambda h: matmul_fm(params.w_out, h)[0] + params.b_out[0]  # noqa: E731
+    cell_params = _adder_cell(params)
+    readout = lambda h: _adder_readout(params, h)  # noqa: E731
     if backward == "autodiff":  # logits straight from the scan; the states are never stored
         logits, _ = unroll_fm(cells.tanh, cell_params, xs, params.s0, readout=readout)
         return logits
@@ -165,15 +175,14 @@ def adder_tree_accuracy(params: AdderParams, tree) -> Array:
     once (the same cell arithmetic as :func:`adder_logits_fm` on all pairs, 2.8x fewer steps
     for 6 bits) and a pair is right when every node on its path is."""
     inputs, targets = tree
-    cell_params = cells.TanhParams(params.w_in, params.w_rec, params.b_in + params.b_rec)
+    cell_params = _adder_cell(params)
     h = params.s0[:, None]
     ok = jnp.ones((1,), jnp.bool_)
     for x, t in zip(inputs, targets):
         children = x.shape[-1] // h.shape[-1]
         h, ok = jnp.repeat(h, children, axis=-1), jnp.repeat(ok, children)
         _, h = unroll_fm(cells.tanh, cell_params, x[None], h)
-        z = matmul_fm(params.w_out, h)[0] + params.b_out[0]
-        ok = ok & ((z > 0) == (t > 0.5))
+        ok = ok & ((_adder_readout(params, h) > 0) == (t > 0.5))
     return jnp.mean(ok.astype(params.w_out.dtype))
 
 
