@@ -30,9 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import rnn_jax as rj
-from rnn_jax import io, reference
-from rnn_jax.sweep import DEFAULT_MICROBATCH, Sweep, seed_keys, use_cpu_cores
-from rnn_jax.train import TrainConfig, make_train
+from rnn_jax import Sweep, TrainConfig, io, make_train, reference, seed_keys, use_cpu_cores
+from rnn_jax._src.sweep import DEFAULT_MICROBATCH
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,18 +101,18 @@ def sweep_timings(args: Args) -> dict[str, dict]:
 
 
 def cell_timing(name: str, hidden: int, steps: int, batch: int, repeats: int) -> dict:
-    cell = rj.get_cell(name)
+    cell = rj.CELLS[name]
     key = jax.random.key(0)
     params = cell.init(key, hidden, hidden)
     xs = jax.random.normal(key, (batch, steps, hidden), jnp.float32)
 
-    def loss(unroll, p, x):
-        hs, _ = unroll(cell, p, x)
+    def loss(backward, p, x):
+        hs, _ = rj.unroll(cell, p, x, backward=backward)
         return jnp.sum(hs)
 
     calls = {}
-    for label, unroll in (("autodiff", rj.unroll), ("bptt", rj.unroll_bptt)):
-        g = jax.jit(jax.grad(lambda p, x, u=unroll: loss(u, p, x)))
+    for label in ("autodiff", "bptt"):
+        g = jax.jit(jax.grad(lambda p, x, b=label: loss(b, p, x)))
         jax.block_until_ready(g(params, xs))
         calls[label] = lambda g=g: g(params, xs)
     out = {k: 1e3 * v for k, v in _interleaved(calls, repeats).items()}

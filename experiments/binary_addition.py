@@ -25,8 +25,8 @@ jax.config.update("jax_enable_x64", True)  # for the float64 gradient check; tra
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from rnn_jax import gradcheck, io, models, plots, tasks  # noqa: E402
-from rnn_jax.train import TrainConfig, make_train  # noqa: E402
+import rnn_jax as rj  # noqa: E402
+from rnn_jax import datasets, io, models, plots  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Args:
     seed: int = 0
     candidates: int = 16
     """seeds trained at once; the first converged one is shown."""
-    train: TrainConfig = TrainConfig(eval_every=1)
+    train: rj.TrainConfig = rj.TrainConfig(eval_every=1)
     """seed 002's run (flags --optimizer, --learning-rate, --hidden, --epochs, --n-train, ...);
     the loss is recorded after every update (eval_every is set to 1)."""
     test_bits: tuple[int, ...] = (8, 16, 32, 64)
@@ -51,8 +51,8 @@ def gradient_check(params, xs, ts) -> float:
     t64 = jnp.asarray(ts[:100], jnp.float64)
     f = jax.jit(lambda p: models.adder_loss(p, x64, t64))
     g = jax.grad(models.adder_loss)(p64, x64, t64, backward="bptt")
-    num = gradcheck.numerical_grad(f, p64, 1e-5)
-    return float(gradcheck.relative_error(g, num, floor=1e-6))
+    num = rj.numerical_grad(f, p64, 1e-5)
+    return float(rj.relative_error(g, num, floor=1e-6))
 
 
 def layout(a: int, b: int, t_bits, y_bits) -> str:
@@ -60,8 +60,8 @@ def layout(a: int, b: int, t_bits, y_bits) -> str:
     fmt = lambda bits: "".join(str(int(v)) for v in bits)  # noqa: E731
     w = len(t_bits)
     return (
-        f"x1:   {fmt(tasks.to_bits(jnp.int32(a), w))}   {a:2d}\n"
-        f"x2: + {fmt(tasks.to_bits(jnp.int32(b), w))}   {b:2d}\n"
+        f"x1:   {fmt(datasets.to_bits(jnp.int32(a), w))}   {a:2d}\n"
+        f"x2: + {fmt(datasets.to_bits(jnp.int32(b), w))}   {b:2d}\n"
         f"      {'-' * w}   --\n"
         f"t:  = {fmt(t_bits)}   {a + b:2d}\n"
         f"y:  = {fmt(y_bits)}"
@@ -75,33 +75,31 @@ def main(argv=None) -> dict:
         raise SystemExit(2)
     cfg = dataclasses.replace(args.train, eval_every=1)
     out = io.run_dir(args.out, "binary_addition", cfg.optimizer)
-    base = jax.random.key(args.seed)
-    keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(args.candidates))
-    train = jax.jit(jax.vmap(make_train(cfg, return_params=True)))
-    params_all, outcome = train(keys)
+    keys = jax.random.wrap_key_data(rj.seed_keys(args.seed, np.arange(args.candidates)))
+    outcome = jax.jit(jax.vmap(rj.make_train(cfg)))(keys)
     converged = np.asarray(outcome.converged)
     pick = int(np.argmax(converged)) if converged.any() else 0
-    params = jax.tree.map(lambda a: a[pick], params_all)
+    params = jax.tree.map(lambda a: a[pick], outcome.params)
 
-    k_init, k_data, _ = jax.random.split(keys[pick], 3)
-    xs, ts = tasks.binary_addition(k_data, cfg.n_train, cfg.bits)
-    p_init = models.adder_init(k_init, cfg.hidden)  # the shown seed's starting point
+    run = rj.train_keys(keys[pick])  # the shown seed's starting point and data
+    xs, ts = datasets.binary_addition(run.data, cfg.n_train, cfg.bits)
+    p_init = models.adder_init(run.init, cfg.hidden)
     grad_err = gradient_check(p_init, xs, ts)
 
     # Five test sums in the seed's layout.
-    k_test = jax.random.fold_in(base, 10_000)
-    ab = np.asarray(jax.random.randint(k_test, (5, 2), 0, 64))
-    x5, t5 = tasks.addition_data(jnp.asarray(ab[:, 0]), jnp.asarray(ab[:, 1]), 6)
+    k_test = jax.random.fold_in(jax.random.key(args.seed), 10_000)
+    ab = np.asarray(jax.random.randint(k_test, (5, 2), 0, 2**cfg.bits))
+    x5, t5 = datasets.addition_data(jnp.asarray(ab[:, 0]), jnp.asarray(ab[:, 1]), cfg.bits)
     y5 = np.asarray(models.adder_apply(params, x5) > 0).astype(int)
     examples = [
         layout(int(a), int(b), np.asarray(t5[i]).astype(int), y5[i]) for i, (a, b) in enumerate(ab)
     ]
 
-    x_all, t_all = tasks.all_addition_pairs(6)
+    x_all, t_all = datasets.all_addition_pairs(cfg.bits)
     acc_all = float(jnp.mean(jnp.all((models.adder_apply(params, x_all) > 0) == (t_all > 0.5), -1)))
     lengths = {}
     for i, bits in enumerate(args.test_bits):
-        xl, tl = tasks.long_addition(jax.random.fold_in(k_test, i + 1), args.n_long, bits)
+        xl, tl = datasets.long_addition(jax.random.fold_in(k_test, i + 1), args.n_long, bits)
         ok = jnp.all((models.adder_apply(params, xl) > 0) == (tl > 0.5), -1)
         lengths[str(bits)] = float(jnp.mean(ok))
 
@@ -130,7 +128,7 @@ def main(argv=None) -> dict:
         "steps_to_converge": int(outcome.steps_to_converge[pick]),
         "gradient_check_max_relative_error": grad_err,
         "final_cost": float(curve[-1]),
-        "accuracy_all_4096_pairs": acc_all,
+        "accuracy_all_pairs": acc_all,
         "length_generalisation_accuracy": lengths,
         "examples": examples,
     }
@@ -146,7 +144,7 @@ def main(argv=None) -> dict:
         f"{curve[-1]:.4f}"
     )
     print("\n\n".join(examples))
-    print(f"\naccuracy over all 4096 pairs of 6-bit numbers: {acc_all:.2%}")
+    print(f"\naccuracy over all {4**cfg.bits} pairs of {cfg.bits}-bit numbers: {acc_all:.2%}")
     print("length generalisation: " + ", ".join(f"{b}-bit {a:.1%}" for b, a in lengths.items()))
     print(f"-> {out}")
     return metrics

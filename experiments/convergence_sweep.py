@@ -21,12 +21,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from rnn_jax import io, stats
-from rnn_jax.sweep import run_sweep, use_cpu_cores
-from rnn_jax.train import OPTIMIZERS, TrainConfig, make_train
-
-#: Learning rates that suit each optimizer by default (Rprop: the initial step Δ0).
-DEFAULT_LR = {"sgd": 0.5, "momentum": 0.1, "adam": 0.03, "rmsprop": 0.01, "rmsprop_nesterov": 0.05}
+from rnn_jax import OPTIMIZERS, TrainConfig, io, make_train, plots, run_sweep, stats, use_cpu_cores
+from rnn_jax._src.train import TUNED_LEARNING_RATES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,11 +50,11 @@ class Args:
     )
     grid_hidden: tuple[int, ...] = (2, 3, 4, 6, 8)
     grid_learning_rates: tuple[float, ...] = ()
-    """empty: each optimizer's entry in DEFAULT_LR."""
+    """empty: each optimizer's tuned rate (TUNED_LEARNING_RATES; Rprop: Δ0 = 0.01)."""
 
 
 def grid_config(args: Args, optimizer: str, hidden: int) -> TrainConfig:
-    lr = DEFAULT_LR.get(optimizer, 0.01)
+    lr = TUNED_LEARNING_RATES.get(optimizer, 0.01)
     return dataclasses.replace(args.train, optimizer=optimizer, hidden=hidden, learning_rate=lr)
 
 
@@ -109,8 +105,6 @@ def run_grid(args: Args, out: Path) -> list[dict]:
             f"{r['converged']} / {r['seeds']} | {_fmt_rate(m)} | {r['diverged']} |"
         )
     (out / "grid.md").write_text("\n".join(lines) + "\n")
-    from rnn_jax import plots
-
     plots.rates_figure(
         rows,
         out / "grid.png",

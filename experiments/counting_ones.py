@@ -27,8 +27,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
-from rnn_jax import io, models, optim, tasks  # noqa: E402
-from rnn_jax.train import fit  # noqa: E402
+import rnn_jax as rj  # noqa: E402
+from rnn_jax import datasets, io, models  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,21 +51,21 @@ def loss_fn(p, X, T):
 
 
 def run(args: Args) -> dict:
-    X, T = jnp.asarray(tasks.SEED000_X), jnp.asarray(tasks.SEED000_T)
+    X, T = jnp.asarray(datasets.SEED000_X), jnp.asarray(datasets.SEED000_T)
     p0 = models.counter_init(-1.5, 2.0, jnp.float64)
     runs = {}
-    optimizers = {"rprop (seed rule)": optim.rprop(args.delta0, variant="seed")}
+    optimizers = {"rprop (seed rule)": rj.rprop(args.delta0, variant="seed")}
     for v in ("rprop-", "irprop-", "rprop+", "irprop+"):
-        optimizers[v] = optim.rprop(args.delta0, variant=v)
+        optimizers[v] = rj.rprop(args.delta0, variant=v)
     for lr in args.gd_learning_rates:
         optimizers[f"gd lr={lr:g}"] = optax.sgd(lr)
     for name, opt in optimizers.items():
-        p, hist = jax.jit(lambda p, opt=opt: fit(loss_fn, p, opt, args.steps, X, T))(p0)
+        p, hist = jax.jit(lambda p, opt=opt: rj.fit(loss_fn, p, opt, args.steps, X, T))(p0)
         runs[name] = (p, hist)
 
     seed_p = runs["rprop (seed rule)"][0]
     w_x, w_rec = float(seed_p.w_x[0, 0]), float(seed_p.w_rec[0, 0])
-    test_out = float(models.counter_apply(seed_p, tasks.SEED000_TEST)[0])
+    test_out = float(models.counter_apply(seed_p, datasets.SEED000_TEST)[0])
 
     summary = {}
     for name, (p, hist) in runs.items():
@@ -87,7 +87,7 @@ def run(args: Args) -> dict:
             continue
         per = {}
         for i, n in enumerate(args.test_lengths):
-            xs, t = tasks.counting_ones(jax.random.fold_in(key, i), 100, n, jnp.float64)
+            xs, t = datasets.counting_ones(jax.random.fold_in(key, i), 100, n, jnp.float64)
             out = np.asarray(models.counter_apply(p, xs))
             err = np.abs(out - np.asarray(t))
             per[str(n)] = {
@@ -99,7 +99,7 @@ def run(args: Args) -> dict:
     return {
         "final_weights": {"w_x": w_x, "w_rec": w_rec},
         "test_output": test_out,
-        "test_target": int(tasks.SEED000_TEST.sum()),
+        "test_target": int(datasets.SEED000_TEST.sum()),
         "optimizers": summary,
         "length_generalisation": lengths,
         "_runs": runs,
@@ -119,7 +119,7 @@ def loss_surface(X, T, n: int, lo=(-3.0, -3.0), hi=(3.0, 3.0)):
 
 
 def figures(result: dict, args: Args, out) -> None:
-    X, T = jnp.asarray(tasks.SEED000_X), jnp.asarray(tasks.SEED000_T)
+    X, T = jnp.asarray(datasets.SEED000_X), jnp.asarray(datasets.SEED000_T)
     WX, WR, L = loss_surface(X, T, args.grid)
     fig, ax = plt.subplots(figsize=(6.5, 5.2))
     c = ax.pcolormesh(WX, WR, np.maximum(L, 1e-8), norm=LogNorm(), cmap="viridis", shading="auto")

@@ -22,7 +22,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from rnn_jax import io, models, plots, reference, tasks  # noqa: E402
+from rnn_jax import datasets, io, models, plots, reference  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +110,7 @@ def main(argv=None) -> dict:
     out = io.run_dir(args.out, "next_number", "default")
     key = jax.random.key(args.seed)
     k_data, k_test, k_init, k_mem = jax.random.split(key, 4)
-    tokens, targets = tasks.next_number(k_data, args.n_sequences, args.length)
+    tokens, targets = datasets.next_number(k_data, args.n_sequences, args.length)
     total = args.n_sequences * args.length
     metrics: dict = {"total_predictions": total, "tagger": {}}
     curves = {}
@@ -139,8 +139,8 @@ def main(argv=None) -> dict:
     )
 
     # One step past: the target needs one step of memory.
-    x_m, y_m = tasks.next_number(k_mem, 100, args.length, memory=True)
-    xt_m, yt_m = tasks.next_number(jax.random.fold_in(k_mem, 1), 100, args.length, memory=True)
+    x_m, y_m = datasets.next_number(k_mem, 100, args.length, memory=True)
+    xt_m, yt_m = datasets.next_number(jax.random.fold_in(k_mem, 1), 100, args.length, memory=True)
     p0 = models.tagger_init(k_init, 3, args.memory_hidden, dtype=jnp.float64)
     opt = optax.adam(args.memory_learning_rate)
     loss = lambda q: models.tagger_loss(q, x_m, y_m, reduction="mean")  # noqa: E731

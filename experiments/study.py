@@ -20,14 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-from rnn_jax import io, plots, stats
-from rnn_jax.sweep import run_sweep, use_cpu_cores
-from rnn_jax.train import OPTIMIZERS, TrainConfig, make_train
+from rnn_jax import OPTIMIZERS, TrainConfig, io, make_train, plots, run_sweep, stats, use_cpu_cores
+from rnn_jax._src.train import TUNED_LEARNING_RATES
 
 HERE = Path(__file__).resolve().parent
-
-#: Learning rates chosen by a 200-seed grid per optimizer (README, "Choosing the rates").
-STUDY_LR = {"rmsprop_nesterov": 0.05, "rmsprop": 0.1, "adam": 0.1, "momentum": 1.0, "sgd": 3.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +61,7 @@ def reproductions(out: Path) -> dict:
 def convergence(args: Args, out: Path) -> list[dict]:
     rows = []
     for opt in args.optimizers:
-        cfg = TrainConfig(optimizer=opt, learning_rate=STUDY_LR.get(opt, 0.05))
+        cfg = TrainConfig(optimizer=opt, learning_rate=TUNED_LEARNING_RATES.get(opt, 0.05))
         print(f"\n{opt} (lr {cfg.learning_rate:g}), {args.seeds} seeds", file=sys.stderr)
         t0 = time.perf_counter()
         r = run_sweep(

@@ -16,9 +16,7 @@ import time
 
 import numpy as np
 
-from rnn_jax import io, reference, stats
-from rnn_jax.sweep import run_sweep, use_cpu_cores
-from rnn_jax.train import TrainConfig, make_train
+from rnn_jax import TrainConfig, io, make_train, reference, run_sweep, stats, use_cpu_cores
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,8 +10,7 @@ import jax
 
 jax.config.update("jax_enable_x64", False)
 
-from rnn_jax.sweep import run_sweep  # noqa: E402
-from rnn_jax.train import make_train  # noqa: E402
+from rnn_jax import make_train, run_sweep  # noqa: E402
 from tests.sweep_config import TINY  # noqa: E402
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Hand-written BPTT == jax.grad through the scan == central differences (float64)."""
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -15,7 +17,15 @@ SHAPES = [(1, 1, 1, 1), (2, 7, 2, 3), (3, 5, 4, 6)]
 CELL_NAMES = sorted(rj.CELLS)
 
 
-def _problem(cell, key, shape, masked):
+def unroll_with(backward, **options):
+    """``rj.unroll`` with a fixed gradient path (and other options)."""
+    return functools.partial(rj.unroll, backward=backward, **options)
+
+
+AUTODIFF, HAND = unroll_with("autodiff"), unroll_with("bptt")
+
+
+def _problem(cell, key, shape, masked, reverse=False):
     b, t, f, h = shape
     k1, k2, k3, k4, k5 = jax.random.split(key, 5)
     params = random_params(cell, k1, f, h)
@@ -23,11 +33,12 @@ def _problem(cell, key, shape, masked):
     carry0 = random_carry(cell, k3, h)  # shared (H,): a learned initial state
     w_hs = jax.random.normal(k4, (b, t, h), jnp.float64)
     w_carry = random_carry(cell, k5, h, batch=b)
-    lengths = jnp.maximum(1, jnp.arange(b, 0, -1) * t // b) if masked else None
-    mask = None if lengths is None else prefix_mask(lengths, t)
+    # Masked: lengths from t down to 0 (the last sequence is empty when b > 1).
+    lengths = jnp.arange(b, 0, -1) * t // b - int(b > 1) if masked else None
+    mask = None if lengths is None else prefix_mask(jnp.maximum(lengths, 0), t)
 
     def loss(unroll, params, xs, carry0):
-        hs, carry = unroll(cell, params, xs, carry0, mask=mask)
+        hs, carry = unroll(cell, params, xs, carry0, mask=mask, reverse=reverse)
         carry_term = sum(
             jnp.sum(w * jnp.tanh(c))
             for w, c in zip(jax.tree.leaves(w_carry), jax.tree.leaves(carry))
@@ -41,27 +52,42 @@ def _problem(cell, key, shape, masked):
 @pytest.mark.parametrize("seed,shape", list(enumerate(SHAPES)), ids=str)
 @pytest.mark.parametrize("name", CELL_NAMES)
 def test_hand_bptt_equals_autodiff_and_central_differences(name, seed, shape, masked):
-    """Every cell, several shapes and keys, with/without a mask, a learned initial carry."""
-    cell = rj.get_cell(name)
+    """Every cell, several shapes and keys, with/without a mask (one sequence of length 0),
+    a learned initial carry; the default, unrolled scan."""
+    cell = rj.CELLS[name]
     params, xs, carry0, _, loss = _problem(cell, jax.random.key(seed), shape, masked)
     grad = jax.jit(jax.grad(loss, (1, 2, 3)), static_argnums=0)
-    g_auto = grad(rj.unroll, params, xs, carry0)
-    g_hand = grad(rj.unroll_bptt, params, xs, carry0)
+    g_auto = grad(AUTODIFF, params, xs, carry0)
+    g_hand = grad(HAND, params, xs, carry0)
     chex.assert_tree_all_finite(g_hand)
     chex.assert_trees_all_equal_shapes(g_auto, g_hand)
     assert max_rel_err(g_hand, g_auto) <= 1e-10
     # Both against central differences over (params, xs, carry0).
     # eps = 1e-5 balances truncation (eps²) and rounding (1e-16/eps); the floor ignores
     # coordinates whose gradient is below what central differences can resolve.
-    num = rj.numerical_grad(jax.jit(lambda a: loss(rj.unroll, *a)), (params, xs, carry0), 1e-5)
+    num = rj.numerical_grad(jax.jit(lambda a: loss(AUTODIFF, *a)), (params, xs, carry0), 1e-5)
     assert float(rj.relative_error(g_hand, num, floor=1e-6)) <= 1e-6
     assert float(rj.relative_error(g_auto, num, floor=1e-6)) <= 1e-6
+
+
+@pytest.mark.parametrize("scan_unroll", [1, 8], ids=["rolled", "unrolled"])
+@pytest.mark.parametrize("name", CELL_NAMES)
+def test_reverse_through_the_custom_vjp(name, scan_unroll):
+    """Gradients of a reversed, masked unroll: hand BPTT (custom_vjp) == jax.grad."""
+    cell = rj.CELLS[name]
+    params, xs, carry0, _, loss = _problem(cell, jax.random.key(4), (3, 6, 2, 4), True, True)
+    grad = jax.grad(loss, (1, 2, 3))
+    g_auto = grad(unroll_with("autodiff", scan_unroll=scan_unroll), params, xs, carry0)
+    g_hand = grad(unroll_with("bptt", scan_unroll=scan_unroll), params, xs, carry0)
+    assert max_rel_err(g_hand, g_auto) <= 1e-10
+    assert max_rel_err(g_hand, grad(AUTODIFF, params, xs, carry0)) <= 1e-10
+    assert float(jnp.max(jnp.abs(g_hand[1]))) > 0.0  # the inputs did get a gradient
 
 
 @pytest.mark.parametrize("name", CELL_NAMES)
 @pytest.mark.parametrize("reverse", [False, True])
 def test_explicit_bptt_equals_vjp(name, reverse, key):
-    cell = rj.get_cell(name)
+    cell = rj.CELLS[name]
     b, t, f, h = 3, 6, 2, 4
     k1, k2, k3, k4, k5 = jax.random.split(key, 5)
     params = random_params(cell, k1, f, h)
@@ -101,10 +127,10 @@ def test_bptt_rejects_bad_cotangent_shape(key):
 
 
 @pytest.mark.parametrize("name", CELL_NAMES)
-@pytest.mark.parametrize("unroll", [rj.unroll, rj.unroll_bptt], ids=["autodiff", "bptt"])
+@pytest.mark.parametrize("unroll", [AUTODIFF, HAND], ids=["autodiff", "bptt"])
 def test_masked_steps_are_inert(name, unroll, key):
     """Changing what stands in padded steps changes neither the loss nor any gradient."""
-    cell = rj.get_cell(name)
+    cell = rj.CELLS[name]
     params, xs, carry0, mask, loss = _problem(cell, key, (3, 6, 2, 4), masked=True)
     garbage = jax.random.normal(jax.random.key(7), xs.shape, jnp.float64) * 100.0
     xs2 = jnp.where(mask[..., None], xs, garbage)
@@ -117,7 +143,7 @@ def test_masked_steps_are_inert(name, unroll, key):
 
 def test_training_through_custom_vjp_equals_autodiff(key):
     """Ten RMSprop-Nesterov steps on the adder: same parameters either way (float64)."""
-    xs, ts = rj.tasks.binary_addition(key, 64, dtype=jnp.float64)
+    xs, ts = rj.datasets.binary_addition(key, 64, dtype=jnp.float64)
     params0 = rj.models.adder_init(jax.random.key(3), 3, jnp.float64)
     opt = rj.rmsprop_nesterov()
 
@@ -141,51 +167,55 @@ class JitVariantsTest(chex.TestCase):
     @chex.variants(with_jit=True, without_jit=True)
     @parameterized.parameters(*CELL_NAMES)
     def test_grad_same_under_jit(self, name):
-        cell = rj.get_cell(name)
+        cell = rj.CELLS[name]
         params, xs, carry0, _, loss = _problem(cell, jax.random.key(5), (2, 4, 3, 3), True)
-        grad = self.variant(jax.grad(lambda p, x, c: loss(rj.unroll_bptt, p, x, c)))
-        ref = jax.grad(lambda p, x, c: loss(rj.unroll, p, x, c))(params, xs, carry0)
+        grad = self.variant(jax.grad(lambda p, x, c: loss(HAND, p, x, c)))
+        ref = jax.grad(lambda p, x, c: loss(AUTODIFF, p, x, c))(params, xs, carry0)
         chex.assert_trees_all_close(grad(params, xs, carry0), ref, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", CELL_NAMES)
-def test_unrolled_scans_give_the_same_gradients(name, monkeypatch):
-    """The suite runs rolled scans (conftest); the library unrolls short ones: same numbers."""
-    import importlib
-
-    unroll_mod = importlib.import_module("rnn_jax.unroll")
-    cell = rj.get_cell(name)
+def test_unrolled_scans_give_the_same_gradients(name):
+    """Rolled (scan_unroll=1), partly unrolled (2) and fully unrolled (8) scans, both paths."""
+    cell = rj.CELLS[name]
     params, xs, carry0, _, loss = _problem(cell, jax.random.key(9), (3, 5, 2, 4), True)
-    rolled = jax.grad(loss, (1, 2, 3))(rj.unroll_bptt, params, xs, carry0)
-    monkeypatch.setattr(unroll_mod, "UNROLL", 8)
-    unrolled_hand = jax.grad(loss, (1, 2, 3))(rj.unroll_bptt, params, xs, carry0)
-    unrolled_auto = jax.grad(loss, (1, 2, 3))(rj.unroll, params, xs, carry0)
-    assert max_rel_err(unrolled_hand, rolled) <= 1e-12
-    assert max_rel_err(unrolled_auto, rolled) <= 1e-10
+    grad = jax.grad(loss, (1, 2, 3))
+    rolled = grad(unroll_with("bptt", scan_unroll=1), params, xs, carry0)
+    for scan_unroll in (2, 8):
+        hand = grad(unroll_with("bptt", scan_unroll=scan_unroll), params, xs, carry0)
+        auto = grad(unroll_with("autodiff", scan_unroll=scan_unroll), params, xs, carry0)
+        assert max_rel_err(hand, rolled) <= 1e-12
+        assert max_rel_err(auto, rolled) <= 1e-10
 
 
-@pytest.mark.parametrize("unrolled", [False, True], ids=["rolled", "unrolled"])
+@pytest.mark.parametrize("scan_unroll", [1, 8], ids=["rolled", "unrolled"])
 @pytest.mark.parametrize("name", CELL_NAMES)
-def test_feature_major_gradients_equal_batch_major(name, unrolled, monkeypatch):
-    """unroll_bptt_fm's hand backward == jax.grad of unroll_fm == the batch-major gradients
-    (the layouts transposed), for params, inputs and a shared learned carry."""
-    import importlib
-
-    if unrolled:
-        monkeypatch.setattr(importlib.import_module("rnn_jax.unroll"), "UNROLL", 8)
-    cell = rj.get_cell(name)
+def test_tfb_gradients_equal_btf(name, scan_unroll):
+    """layout="TFB": hand backward == jax.grad == the batch-major gradients (the layouts
+    transposed), for params, inputs and a shared learned carry."""
+    cell = rj.CELLS[name]
     params, xs, carry0, mask, loss = _problem(cell, jax.random.key(11), (3, 5, 2, 4), True)
 
-    def loss_fm(unroll_fm, params, xs_fm, carry0):
-        def as_batch_major(cell, p, x, c, mask):
-            hs, carry = unroll_fm(cell, p, jnp.transpose(x, (1, 2, 0)), c, mask=mask.T)
+    def loss_tfb(backward, params, xs_t, carry0):
+        def as_btf(cell, p, x, c, mask, reverse):
+            hs, carry = rj.unroll(
+                cell,
+                p,
+                jnp.transpose(x, (1, 2, 0)),
+                c,
+                mask=mask.T,
+                reverse=reverse,
+                layout="TFB",
+                backward=backward,
+                scan_unroll=scan_unroll,
+            )
             return jnp.transpose(hs, (2, 0, 1)), jax.tree.map(lambda a: a.T, carry)
 
-        return loss(as_batch_major, params, jnp.transpose(xs_fm, (2, 0, 1)), carry0)
+        return loss(as_btf, params, jnp.transpose(xs_t, (2, 0, 1)), carry0)
 
-    ref = jax.grad(loss, (1, 2, 3))(rj.unroll, params, xs, carry0)
-    xs_fm = jnp.transpose(xs, (1, 2, 0))
-    for unroll_fm in (rj.unroll_fm, rj.unroll_bptt_fm):
-        g_p, g_x, g_c = jax.grad(loss_fm, (1, 2, 3))(unroll_fm, params, xs_fm, carry0)
-        chex.assert_shape(g_x, xs_fm.shape)
+    ref = jax.grad(loss, (1, 2, 3))(AUTODIFF, params, xs, carry0)
+    xs_t = jnp.transpose(xs, (1, 2, 0))
+    for backward in ("autodiff", "bptt"):
+        g_p, g_x, g_c = jax.grad(loss_tfb, (1, 2, 3))(backward, params, xs_t, carry0)
+        chex.assert_shape(g_x, xs_t.shape)
         assert max_rel_err((g_p, jnp.transpose(g_x, (2, 0, 1)), g_c), ref) <= 1e-12

@@ -56,7 +56,7 @@ def _reference_step(name, p, carry, x):
 @pytest.mark.parametrize("name", sorted(rj.CELLS))
 @pytest.mark.parametrize("in_size,hidden", SIZES)
 def test_init_shapes_dtype_and_glorot_bounds(name, in_size, hidden, key):
-    cell = rj.get_cell(name)
+    cell = rj.CELLS[name]
     for dtype in (jnp.float32, jnp.float64):
         p = cell.init(key, in_size, hidden, dtype)
         g = cell.gates
@@ -81,7 +81,7 @@ def test_glorot_fills_its_range(key):
 @pytest.mark.parametrize("name", sorted(rj.CELLS))
 @pytest.mark.parametrize("in_size,hidden", SIZES)
 def test_step_matches_written_out_equations(name, in_size, hidden, key):
-    cell = rj.get_cell(name)
+    cell = rj.CELLS[name]
     k1, k2, k3 = jax.random.split(key, 3)
     p = random_params(cell, k1, in_size, hidden)
     carry = random_carry(cell, k2, hidden)
@@ -98,9 +98,9 @@ def test_step_matches_written_out_equations(name, in_size, hidden, key):
     chex.assert_shape(got_h, (hidden,))
 
 
-def test_get_cell_unknown_name_is_a_clear_error():
+def test_unknown_cell_name_is_a_clear_error():
     with pytest.raises(ValueError, match="cell must be one of"):
-        rj.get_cell("rnn")
+        rj.CELLS["rnn"]
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])

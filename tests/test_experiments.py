@@ -44,17 +44,18 @@ def test_counting_ones_reproduces_seed000(tmp_path):
 
 
 def test_next_number_shows_the_seed_gradient_is_wrong(tmp_path):
-    metrics = _load("next_number").main(
-        ["--out", str(tmp_path), "--epochs", "3", "--hidden", "10", "--memory-epochs", "3"]
-    )
+    flags = ["--epochs", "300", "--learning-rate", "0.01", "--memory-epochs", "300"]
+    metrics = _load("next_number").main(["--out", str(tmp_path), "--hidden", "10", *flags])
     _files(tmp_path, "config.json", "metrics.json", "loss.png")
     err = metrics["gradient_relative_error"]
     assert err["w_rec"]["seed_formula"] > 0.1
     assert err["w_x"]["seed_formula"] > 0.1
     for e in err.values():
         assert e["rnn_jax_bptt"] <= 1e-10
+    # The tagger learns next-number prediction (the seed: 98/100); the memory task too.
     t = metrics["tagger"]["10"]
-    assert 0 <= t["correct_before"] <= 100 and 0 <= t["correct_after"] <= 100
+    assert t["correct_before"] < 50 and t["correct_after"] == 100
+    assert metrics["memory_task"]["held_out_accuracy"] >= 0.95
 
 
 def test_binary_addition_smoke(tmp_path):
@@ -63,11 +64,7 @@ def test_binary_addition_smoke(tmp_path):
             "--out",
             str(tmp_path),
             "--candidates",
-            "2",
-            "--epochs",
-            "1",
-            "--n-train",
-            "200",
+            "16",
             "--test-bits",
             "8",
             "16",
@@ -77,8 +74,13 @@ def test_binary_addition_smoke(tmp_path):
     )
     _files(tmp_path, "config.json", "metrics.json", "cost.png", "length_generalisation.png")
     assert metrics["gradient_check_max_relative_error"] < 1e-6
-    assert 0.0 <= metrics["accuracy_all_4096_pairs"] <= 1.0
+    # Seed 002's setting, 16 seeds: some converge (the README: 6); the one shown adds every
+    # pair of 6-bit numbers exactly and carries that to 8- and 16-bit sums.
+    assert 1 <= metrics["converged_candidates"] < 16
+    assert metrics["shown_converged"] and metrics["steps_to_converge"] > 0
+    assert metrics["accuracy_all_pairs"] == 1.0
     assert set(metrics["length_generalisation_accuracy"]) == {"8", "16"}
+    assert min(metrics["length_generalisation_accuracy"].values()) >= 0.9
     assert len(metrics["examples"]) == 5 and "x1:" in metrics["examples"][0]
 
 
@@ -138,9 +140,11 @@ def test_benchmark_tiny_run_writes_its_table(tmp_path):
     saved = json.loads(out.read_text())
     assert saved["sweep"].keys() == result["sweep"].keys()
     assert len(saved["sweep"]) == 3 and len(saved["cells"]) == 1
+    numpy_ms = saved["sweep"]["numpy seed loop (a)"]["ms_per_seed"]
     for row in saved["sweep"].values():
-        assert row["ms_per_seed"] > 0 and row["speedup_vs_numpy"] > 0
+        assert row["speedup_vs_numpy"] == pytest.approx(numpy_ms / row["ms_per_seed"])
     for label in ("rnn_jax sweep, jax.grad (b)", "rnn_jax sweep, hand BPTT (c)"):
         assert saved["sweep"][label]["seeds"] == 8
         assert saved["sweep"][label]["peak_bytes_per_1000_seeds"] > 0
-    assert saved["cells"][0]["speedup"] > 0
+    cell = saved["cells"][0]
+    assert cell["speedup"] == pytest.approx(cell["autodiff"] / cell["bptt"])

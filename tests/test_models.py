@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 import rnn_jax as rj
-from rnn_jax import models, reference, tasks
+from rnn_jax import datasets as tasks
+from rnn_jax import models, reference
+
+BACKWARDS = ("autodiff", "bptt")
 
 
 def _numpy_params(p):
@@ -35,7 +38,7 @@ def test_adder_forward_and_cost_match_seed(key):
     )
 
 
-@pytest.mark.parametrize("backward", models.BACKWARDS)
+@pytest.mark.parametrize("backward", BACKWARDS)
 def test_adder_gradients_match_seed_backward(backward, key):
     p = _random_adder(key, hidden=4)
     xs, ts = tasks.binary_addition(jax.random.key(2), 40, dtype=jnp.float64)
@@ -45,17 +48,17 @@ def test_adder_gradients_match_seed_backward(backward, key):
         chex.assert_trees_all_close(getattr(g, name), want[name], rtol=1e-10, atol=1e-14)
 
 
-@pytest.mark.parametrize("backward", models.BACKWARDS)
-def test_adder_feature_major_matches_seed(backward, key):
-    """What the sweeps train on: (T, 2, B) inputs, (T, B) logits and targets."""
+@pytest.mark.parametrize("backward", BACKWARDS)
+def test_adder_tfb_layout_matches_seed(backward, key):
+    """What the sweeps train on: layout="TFB", (T, 2, B) inputs, (T, B) logits and targets."""
     p = _random_adder(key)
     xs, ts = tasks.binary_addition(jax.random.key(3), 30, dtype=jnp.float64)
     xs_fm, ts_tm = jnp.transpose(xs, (1, 2, 0)), ts.T
-    logits = models.adder_logits_fm(p, xs_fm, backward=backward)
+    logits = models.adder_apply(p, xs_fm, backward=backward, layout="TFB")
     chex.assert_shape(logits, ts_tm.shape)
     _, _, Z, _ = reference.seed002_forward(_numpy_params(p), np.asarray(xs))
     chex.assert_trees_all_close(logits, Z[..., 0].T, rtol=1e-12)
-    g = jax.grad(models.adder_loss_fm)(p, xs_fm, ts_tm, backward=backward)
+    g = jax.grad(models.adder_loss)(p, xs_fm, ts_tm, backward=backward, layout="TFB")
     want = reference.seed002_grads(_numpy_params(p), np.asarray(xs), np.asarray(ts)[..., None])
     for name in reference.PARAM_ORDER:
         chex.assert_trees_all_close(getattr(g, name), want[name], rtol=1e-10, atol=1e-14)
@@ -101,9 +104,12 @@ def test_tagger_shapes_and_paths_agree(scheme, key):
     chex.assert_trees_all_close(g1, g2, rtol=1e-10, atol=1e-13)
 
 
-def test_unknown_backward_and_scheme(key):
+def test_unknown_backward_layout_and_scheme(key):
+    p = models.adder_init(key)
     with pytest.raises(ValueError, match="backward"):
-        models.get_unroll("numeric")
+        models.adder_apply(p, jnp.ones((2, 7, 2)), backward="numeric")
+    with pytest.raises(ValueError, match="layout"):
+        models.adder_apply(p, jnp.ones((2, 7, 2)), layout="BFT")
     with pytest.raises(ValueError, match="scheme"):
         models.tagger_init(key, scheme="he")
 

@@ -8,7 +8,8 @@ import optax
 import pytest
 
 import rnn_jax as rj
-from rnn_jax import models, reference, tasks
+from rnn_jax import datasets as tasks
+from rnn_jax import models, reference
 
 # ---------------------------------------------------------------- Rprop: golden values by hand
 
@@ -172,14 +173,15 @@ def _seed002_loop_literal(P, grad_fn, steps, lmbd, learning_rate, momentum_term,
     maSquare = [0.0 for _ in P]
     Vs = [0.0 for _ in P]
     trajectory = []
-    for _ in range(steps):
+    for step in range(steps):
+        lr = learning_rate(step) if callable(learning_rate) else learning_rate
         V_tmp = [v * momentum_term for v in Vs]
         for pIdx in range(len(P)):
             P[pIdx] += V_tmp[pIdx]
         backprop_grads = grad_fn(P)
         for pIdx in range(len(P)):
             maSquare[pIdx] = lmbd * maSquare[pIdx] + (1 - lmbd) * backprop_grads[pIdx] ** 2
-            pGradNorm = learning_rate * backprop_grads[pIdx] / np.sqrt(maSquare[pIdx] + eps)
+            pGradNorm = lr * backprop_grads[pIdx] / np.sqrt(maSquare[pIdx] + eps)
             Vs[pIdx] = V_tmp[pIdx] - pGradNorm
             P[pIdx] -= pGradNorm
         trajectory.append([p.copy() for p in P])
@@ -237,20 +239,27 @@ def test_rmsprop_nesterov_equals_optax_under_change_of_variables(small_problem):
 
 
 def test_rmsprop_nesterov_schedule(small_problem):
-    P0, _, loss_jax = small_problem
-    sched = optax.exponential_decay(0.05, 10, 0.5)
+    """A schedule is evaluated at each step's count: 30 steps replay the seed's loop with the
+    learning rate of that step (halving every 10 steps)."""
+    P0, grad_np, loss_jax = small_problem
+    sched = optax.exponential_decay(0.05, 10, 0.5, staircase=True)
+    # The schedule's own value at each step (optax returns float32 even under x64).
+    literal = lambda step: float(sched(jnp.int32(step)))  # noqa: E731
+    assert literal(9) == pytest.approx(0.05) and literal(10) == pytest.approx(0.025)
+    want = _seed002_loop_literal(P0, grad_np, 30, 0.5, literal, 0.8, 1e-6)
     opt = rj.rmsprop_nesterov(sched)
-    p = [jnp.asarray(x) for x in P0]
-    s = opt.init(p)
-    for _ in range(3):
-        u, s = opt.update(jax.grad(loss_jax)(p), s, p)
-    assert int(s.count) == 3
-    const = rj.rmsprop_nesterov(0.05)
-    p2 = [jnp.asarray(x) for x in P0]
-    s2 = const.init(p2)
-    u2, _ = const.update(jax.grad(loss_jax)(p2), s2, p2)
-    u1, _ = opt.update(jax.grad(loss_jax)(p2), opt.init(p2), p2)
-    chex.assert_trees_all_close(u1, u2)  # schedule(0) == 0.05
+    theta = [jnp.asarray(x) for x in P0]
+    state = opt.init(theta)
+    for t in range(30):
+        u, state = opt.update(jax.grad(loss_jax)(theta), state, theta)
+        theta = optax.apply_updates(theta, u)
+        chex.assert_trees_all_close(
+            rj.rmsprop_nesterov_params(theta, state), want[t], rtol=1e-10, atol=1e-12
+        )
+    assert int(state.count) == 30
+    # ... and a constant rate would have gone elsewhere after the first decay.
+    const = _seed002_loop_literal(P0, grad_np, 30, 0.5, 0.05, 0.8, 1e-6)
+    assert not np.allclose(const[-1][0], want[-1][0], rtol=1e-6)
 
 
 def test_rmsprop_nesterov_params_needs_its_state():
@@ -287,20 +296,28 @@ def test_finite_dtype_preserving_no_retrace_vmappable(name, dtype):
     chex.assert_tree_all_finite(params)
     chex.assert_trees_all_equal_dtypes(params, {"w": jnp.ones((), dtype), "b": jnp.ones((), dtype)})
 
-    # vmapped over a batch of 4 parameter sets == one at a time
+    # vmapped over a batch of 4 parameter sets == one at a time, over 6 steps whose gradient
+    # signs flip and whose loss goes up and down (sign changes, backtracking, iRprop+'s test).
     batch = jax.tree.map(lambda p: jnp.stack([p * (k + 1) for k in range(4)]), params)
-    grads = jax.tree.map(lambda p: jnp.sin(p) + 0.5, batch)
+    signs = jnp.asarray([1.0, -1.0, -1.0, 1.0, 1.0, -1.0], dtype)
+    losses = jnp.asarray([3.0, 4.0, 2.0, 2.5, 1.0, 0.5], dtype)
 
-    def one(p, g):
-        u, _ = opt.update(g, opt.init(p), p, value=jnp.asarray(1.0, dtype))
-        return u
+    def run(p):
+        def step(carry, inp):
+            p, s = carry
+            sign, loss = inp
+            g = jax.tree.map(lambda a: sign * (jnp.sin(a) + 0.5), p)
+            u, s = opt.update(g, s, p, value=loss)
+            return (optax.apply_updates(p, u), s), u
 
-    vm = jax.vmap(one)(batch, grads)
+        return jax.lax.scan(step, (p, opt.init(p)), (signs, losses))
+
+    vm = jax.vmap(run)(batch)
     for k in range(4):
-        chex.assert_trees_all_close(
-            jax.tree.map(lambda a: a[k], vm),
-            one(jax.tree.map(lambda a: a[k], batch), jax.tree.map(lambda a: a[k], grads)),
-        )
+        one = run(jax.tree.map(lambda a, k=k: a[k], batch))
+        chex.assert_trees_all_close(jax.tree.map(lambda a, k=k: a[k], vm), one)
+    if name in ("rprop[irprop-]", "rprop[rprop+]", "rprop[irprop+]"):
+        assert bool(jnp.any(vm[0][1][0].prev_grads["w"] == 0))  # a sign change happened
 
 
 BAD_HP = [

@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnn_jax import io
-from rnn_jax.sweep import TABLE, run_sweep
-from rnn_jax.train import make_train
+from rnn_jax import io, make_train, run_sweep
+from rnn_jax._src.sweep import TABLE
 from tests.sweep_config import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,7 +115,7 @@ def test_bad_sweep_arguments(kwargs, match):
 
 def test_use_cpu_cores_exposes_devices_only_before_jax_starts():
     code = (
-        "import jax; from rnn_jax.sweep import use_cpu_cores, Sweep;"
+        "import jax; from rnn_jax import use_cpu_cores;"
         "first = use_cpu_cores(3); n = len(jax.devices()); again = use_cpu_cores(2);"
         "print(first, n, again)"
     )
@@ -126,7 +125,7 @@ def test_use_cpu_cores_exposes_devices_only_before_jax_starts():
     assert r.stdout.split() == ["True", "3", "False"]
     import jax
 
-    from rnn_jax.sweep import use_cpu_cores
+    from rnn_jax import use_cpu_cores
 
     jax.devices()  # this process's backends are up: too late, nothing changes
     flags = os.environ.get("XLA_FLAGS")

@@ -1,4 +1,5 @@
-"""unroll: against a Python loop of cell.step, masks, lengths, reverse, shape errors, traces."""
+"""unroll: against a Python loop of cell.step, masks, lengths, reverse, layouts, readout,
+shape errors, traces; both backward paths give the same forward values."""
 
 import chex
 import jax
@@ -10,6 +11,7 @@ import rnn_jax as rj
 from tests.helpers import prefix_mask, random_carry, random_params
 
 B, T, F, H = 3, 5, 2, 4
+BACKWARDS = ("autodiff", "bptt")
 
 
 def _loop(cell, p, xs, carry0):
@@ -26,9 +28,15 @@ def _loop(cell, p, xs, carry0):
     return jnp.stack(hs_all), jax.tree.map(lambda *c: jnp.stack(c), *carries)
 
 
+def _zeros(name, batch):
+    """A zero carry written out by hand (not taken from the cell)."""
+    z = jnp.zeros((batch, H), jnp.float64)
+    return (z, z) if name == "lstm" else z
+
+
 @pytest.fixture(params=sorted(rj.CELLS))
 def setup(request, key):
-    cell = rj.get_cell(request.param)
+    cell = rj.CELLS[request.param]
     k1, k2, k3 = jax.random.split(key, 3)
     p = random_params(cell, k1, F, H)
     xs = jax.random.normal(k2, (B, T, F), jnp.float64)
@@ -36,36 +44,45 @@ def setup(request, key):
     return cell, p, xs, carry0
 
 
+@pytest.mark.parametrize("scan_unroll", [1, 8], ids=["rolled", "unrolled"])
+@pytest.mark.parametrize("backward", BACKWARDS)
 @pytest.mark.parametrize("jit", [False, True])
-def test_matches_python_loop(setup, jit):
+def test_matches_python_loop(setup, jit, backward, scan_unroll):
     cell, p, xs, carry0 = setup
-    f = jax.jit(rj.unroll, static_argnums=0) if jit else rj.unroll
-    hs, carry = f(cell, p, xs, carry0)
+
+    def f(p, xs, carry0):
+        return rj.unroll(cell, p, xs, carry0, backward=backward, scan_unroll=scan_unroll)
+
+    hs, carry = (jax.jit(f) if jit else f)(p, xs, carry0)
     ref_hs, ref_carry = _loop(cell, p, xs, carry0)
     chex.assert_shape(hs, (B, T, H))
     chex.assert_trees_all_close(hs, ref_hs, rtol=1e-12, atol=1e-12)
     chex.assert_trees_all_close(carry, ref_carry, rtol=1e-12, atol=1e-12)
 
 
-def test_reverse_equals_flipped_inputs(setup):
+@pytest.mark.parametrize("backward", BACKWARDS)
+def test_reverse_equals_flipped_inputs(setup, backward):
     cell, p, xs, carry0 = setup
-    hs, carry = rj.unroll(cell, p, xs, carry0, reverse=True)
-    hs_f, carry_f = rj.unroll(cell, p, xs[:, ::-1], carry0)
+    hs, carry = rj.unroll(cell, p, xs, carry0, reverse=True, backward=backward)
+    hs_f, carry_f = _loop(cell, p, xs[:, ::-1], carry0)
     chex.assert_trees_all_close(hs, hs_f[:, ::-1], rtol=1e-12, atol=1e-12)
     chex.assert_trees_all_close(carry, carry_f, rtol=1e-12, atol=1e-12)
 
 
-def test_mask_matches_truncated_sequences(setup):
+@pytest.mark.parametrize("backward", BACKWARDS)
+def test_mask_matches_truncated_sequences(setup, backward):
+    """Lengths 5, 2 and 0: a zero-length sequence keeps its initial carry and outputs zeros."""
     cell, p, xs, carry0 = setup
-    lengths = np.array([5, 2, 1])
-    hs, carry = rj.unroll(cell, p, xs, carry0, lengths=lengths)
-    hs_m, carry_m = rj.unroll(cell, p, xs, carry0, mask=prefix_mask(lengths, T))
+    lengths = np.array([5, 2, 0])
+    hs, carry = rj.unroll(cell, p, xs, carry0, lengths=lengths, backward=backward)
+    hs_m, carry_m = rj.unroll(cell, p, xs, carry0, mask=prefix_mask(lengths, T), backward=backward)
     chex.assert_trees_all_close((hs, carry), (hs_m, carry_m))
     for b, n in enumerate(lengths):
         one = jax.tree.map(lambda c: c[b : b + 1], carry0)
-        ref_hs, ref_carry = rj.unroll(cell, p, xs[b : b + 1, :n], one)
-        chex.assert_trees_all_close(hs[b, :n], ref_hs[0], rtol=1e-12, atol=1e-12)
-        chex.assert_trees_all_close(hs[b, n:], jnp.zeros((T - n, H)))
+        ref_hs, ref_carry = _loop(cell, p, xs[b : b + 1, :n], one) if n else (None, one)
+        if n:
+            chex.assert_trees_all_close(hs[b, :n], ref_hs[0], rtol=1e-12, atol=1e-12)
+        chex.assert_trees_all_equal(hs[b, n:], jnp.zeros((T - n, H), jnp.float64))
         chex.assert_trees_all_close(
             jax.tree.map(lambda c: c[b], carry),
             jax.tree.map(lambda c: c[0], ref_carry),
@@ -79,21 +96,21 @@ def test_shared_carry0_broadcasts(setup):
     shared = jax.tree.map(lambda c: c[0], carry0)
     hs, _ = rj.unroll(cell, p, xs, shared)
     full = jax.tree.map(lambda c: jnp.broadcast_to(c, (B, H)), shared)
-    hs2, _ = rj.unroll(cell, p, xs, full)
-    chex.assert_trees_all_close(hs, hs2)
+    ref_hs, _ = _loop(cell, p, xs, full)
+    chex.assert_trees_all_close(hs, ref_hs, rtol=1e-12, atol=1e-12)
 
 
 def test_default_carry_is_zero(setup):
     cell, p, xs, _ = setup
-    zeros = jax.tree.map(jnp.zeros_like, cell.zero_carry(H, jnp.float64))
-    chex.assert_trees_all_close(rj.unroll(cell, p, xs), rj.unroll(cell, p, xs, zeros))
+    ref = _loop(cell, p, xs, _zeros(cell.name, B))
+    chex.assert_trees_all_close(rj.unroll(cell, p, xs), ref, rtol=1e-12, atol=1e-12)
 
 
 def test_integer_inputs_are_cast(key):
     p = rj.models.counter_init(1.0, 1.0, jnp.float64)
     xs = jnp.array([[[1], [0], [1]]], dtype=jnp.int32)
     hs, carry = rj.unroll(rj.cells.linear, p, xs)
-    chex.assert_trees_all_close(carry, jnp.array([[2.0]]))
+    chex.assert_trees_all_equal(carry, jnp.array([[2.0]]))
 
 
 def test_no_retrace_on_second_call(setup):
@@ -119,18 +136,20 @@ BAD = [
     ("both", lambda xs, c: dict(mask=jnp.ones((B, T), bool), lengths=jnp.ones(B, int)), "not both"),
     ("carry batch", lambda xs, c: dict(carry0=jnp.ones((B + 1, H))), "carry0 must have shape"),
     ("carry size", lambda xs, c: dict(carry0=jnp.ones((H + 1,))), "carry0 must have shape"),
+    ("backward", lambda xs, c: dict(backward="numeric"), "backward must be one of"),
+    ("layout", lambda xs, c: dict(layout="TBF"), "layout must be one of"),
+    ("scan_unroll", lambda xs, c: dict(scan_unroll=0), "scan_unroll"),
 ]
 
 
-@pytest.mark.parametrize("unroll", [rj.unroll, rj.unroll_bptt])
+@pytest.mark.parametrize("backward", BACKWARDS)
 @pytest.mark.parametrize("name,make,match", BAD, ids=[b[0] for b in BAD])
-def test_bad_shapes_name_the_argument(name, make, match, unroll, key):
+def test_bad_arguments_name_the_argument(name, make, match, backward, key):
     p = random_params(rj.cells.tanh, key, F, H)
-    xs = jnp.ones((B, T, F))
-    kwargs = dict(xs=xs, carry0=None)
-    kwargs.update(make(xs, None))
+    kwargs = dict(xs=jnp.ones((B, T, F)), carry0=None, backward=backward)
+    kwargs.update(make(kwargs["xs"], None))
     with pytest.raises(ValueError, match=match):
-        unroll(rj.cells.tanh, p, kwargs.pop("xs"), kwargs.pop("carry0"), **kwargs)
+        rj.unroll(rj.cells.tanh, p, kwargs.pop("xs"), kwargs.pop("carry0"), **kwargs)
 
 
 def test_dtype_mismatch_is_a_type_error(key):
@@ -145,38 +164,58 @@ def test_lstm_carry_structure_checked(key):
         rj.unroll(rj.cells.lstm, p, jnp.ones((B, T, F)), jnp.zeros((H,)))
 
 
+@pytest.mark.parametrize("backward", BACKWARDS)
 @pytest.mark.parametrize("masked", [False, True])
-def test_feature_major_equals_batch_major(setup, masked):
-    """unroll_fm on (T, F, B) data is unroll with every layout transposed, mask and carry too."""
+def test_tfb_layout_equals_btf(setup, masked, backward):
+    """layout="TFB" on (T, F, B) data is "BTF" with every layout transposed, mask and carry."""
     cell, p, xs, carry0 = setup
     mask = prefix_mask([5, 2, 1], T) if masked else None
     hs, carry = rj.unroll(cell, p, xs, carry0, mask=mask)
-    fm = lambda a: jnp.swapaxes(a, -1, -2)  # noqa: E731
-    mask_tm = None if mask is None else mask.T
-    for unroll_fm in (rj.unroll_fm, rj.unroll_bptt_fm):
-        hs_fm, carry_fm = unroll_fm(
-            cell, p, jnp.transpose(xs, (1, 2, 0)), jax.tree.map(fm, carry0), mask=mask_tm
-        )
-        chex.assert_shape(hs_fm, (T, H, B))
-        chex.assert_trees_all_close(jnp.transpose(hs_fm, (2, 0, 1)), hs, rtol=1e-12, atol=1e-12)
-        chex.assert_trees_all_close(jax.tree.map(fm, carry_fm), carry, rtol=1e-12, atol=1e-12)
+    swap = lambda a: jnp.swapaxes(a, -1, -2)  # noqa: E731
+    hs_t, carry_t = rj.unroll(
+        cell,
+        p,
+        jnp.transpose(xs, (1, 2, 0)),
+        jax.tree.map(swap, carry0),
+        mask=None if mask is None else mask.T,
+        layout="TFB",
+        backward=backward,
+    )
+    chex.assert_shape(hs_t, (T, H, B))
+    chex.assert_trees_all_close(jnp.transpose(hs_t, (2, 0, 1)), hs, rtol=1e-12, atol=1e-12)
+    chex.assert_trees_all_close(jax.tree.map(swap, carry_t), carry, rtol=1e-12, atol=1e-12)
 
 
-def test_feature_major_readout_and_shared_carry(setup):
+@pytest.mark.parametrize("backward", BACKWARDS)
+@pytest.mark.parametrize("layout", ["BTF", "TFB"])
+def test_readout_equals_a_readout_of_the_states(setup, layout, backward):
     cell, p, xs, _ = setup
-    xs_fm = jnp.transpose(xs, (1, 2, 0))
     carry0 = jax.tree.map(lambda z: z + 0.5, cell.zero_carry(H, jnp.float64))  # (H,): shared
-    hs, carry = rj.unroll_fm(cell, p, xs_fm, carry0)
+    ref_hs, ref_carry = _loop(
+        cell, p, xs, jax.tree.map(lambda c: jnp.broadcast_to(c, (B, H)), carry0)
+    )
     w = jnp.arange(1.0, H + 1.0, dtype=jnp.float64)
-    ys, carry_r = rj.unroll_fm(cell, p, xs_fm, carry0, readout=lambda h: w @ h)
-    chex.assert_shape(ys, (T, B))
-    chex.assert_trees_all_close(ys, jnp.einsum("h,thb->tb", w, hs), rtol=1e-12, atol=1e-12)
-    chex.assert_trees_all_close(carry_r, carry)
-    ref_hs, _ = rj.unroll(cell, p, xs, carry0)
-    chex.assert_trees_all_close(jnp.transpose(hs, (2, 0, 1)), ref_hs, rtol=1e-12, atol=1e-12)
+    want = jnp.einsum("bth,h->bt", ref_hs, w)
+    if layout == "BTF":
+        ys, carry = rj.unroll(cell, p, xs, carry0, readout=lambda h: h @ w, backward=backward)
+        chex.assert_shape(ys, (B, T))
+    else:
+        ys, carry = rj.unroll(
+            cell,
+            p,
+            jnp.transpose(xs, (1, 2, 0)),
+            carry0,
+            readout=lambda h: w @ h,
+            layout=layout,
+            backward=backward,
+        )
+        chex.assert_shape(ys, (T, B))
+        ys, carry = ys.T, jax.tree.map(lambda c: c.T, carry)
+    chex.assert_trees_all_close(ys, want, rtol=1e-12, atol=1e-12)
+    chex.assert_trees_all_close(carry, ref_carry, rtol=1e-12, atol=1e-12)
 
 
-FM_BAD = [
+TFB_BAD = [
     ("rank", lambda xs: dict(xs=xs[0]), "xs must have rank 3"),
     ("features", lambda xs: dict(xs=jnp.ones((T, F + 1, B))), "middle axis"),
     (
@@ -192,11 +231,19 @@ FM_BAD = [
 ]
 
 
-@pytest.mark.parametrize("what,kwargs,match", FM_BAD, ids=[c[0] for c in FM_BAD])
-def test_feature_major_rejects_batch_major_arguments(what, kwargs, match):
-    cell = rj.get_cell("tanh")
+@pytest.mark.parametrize("backward", BACKWARDS)
+@pytest.mark.parametrize("what,kwargs,match", TFB_BAD, ids=[c[0] for c in TFB_BAD])
+def test_tfb_rejects_batch_major_arguments(what, kwargs, match, backward):
+    cell = rj.cells.tanh
     p = cell.init(jax.random.key(0), F, H, jnp.float64)
     args = dict(xs=jnp.ones((T, F, B)), carry0=None, mask=None) | kwargs(jnp.ones((T, F, B)))
-    for unroll_fm in (rj.unroll_fm, rj.unroll_bptt_fm):
-        with pytest.raises(ValueError, match=match):
-            unroll_fm(cell, p, args["xs"], args["carry0"], mask=args["mask"])
+    with pytest.raises(ValueError, match=match):
+        rj.unroll(
+            cell,
+            p,
+            args["xs"],
+            args["carry0"],
+            mask=args["mask"],
+            layout="TFB",
+            backward=backward,
+        )

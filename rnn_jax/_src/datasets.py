@@ -1,4 +1,5 @@
-"""Datasets: counting ones (seed 000), next number mod k (seed 001), binary addition (seed 002).
+"""Data for the seed tasks: counting ones (seed 000), next number mod k (seed 001), binary
+addition (seed 002).
 
 All generators are pure functions of a ``jax.random`` key, so a training run that builds its
 data from its key is reproducible and vmappable over seeds.
@@ -10,9 +11,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnn_jax import _checks
+from rnn_jax._src import checks
 
 Array = jax.Array
+
+#: Largest operand width whose ``4**bits`` pairs are enumerated (the adder's test set).
+MAX_ENUMERATED_BITS = 10
 
 #: The 20 x 10 binary sequences printed in seed 000 (``np.random.seed(1)``).
 SEED000_X = np.array(
@@ -51,9 +55,9 @@ def counting_ones(key: Array, n: int, length: int, dtype=jnp.float32) -> tuple[A
 
     Returns ``xs`` ``(n, length)`` and ``targets`` ``(n,)``, both ``dtype``.
     """
-    _checks.check_key("key", key)
-    _checks.check_positive_int("n", n)
-    _checks.check_positive_int("length", length)
+    checks.check_key("key", key)
+    checks.check_positive_int("n", n)
+    checks.check_positive_int("length", length)
     xs = jax.random.bernoulli(key, 0.5, (n, length)).astype(dtype)
     return xs, xs.sum(axis=1)
 
@@ -67,10 +71,10 @@ def next_number(
     ``(x_t + x_{t-1}) mod vocab`` (``x_{-1} = 0``), which needs one step of memory.
     Returns ``tokens`` and ``targets``, both int32 ``(n, length)``.
     """
-    _checks.check_key("key", key)
-    _checks.check_positive_int("n", n)
-    _checks.check_positive_int("length", length)
-    _checks.check_positive_int("vocab", vocab, minimum=2)
+    checks.check_key("key", key)
+    checks.check_positive_int("n", n)
+    checks.check_positive_int("length", length)
+    checks.check_positive_int("vocab", vocab, minimum=2)
     tokens = jax.random.randint(key, (n, length), 0, vocab, dtype=jnp.int32)
     if memory:
         prev = jnp.pad(tokens[:, :-1], ((0, 0), (1, 0)))
@@ -93,10 +97,17 @@ def from_bits(bits: Array) -> Array:
     return jnp.sum(bits << shifts, axis=-1)
 
 
-def _check_bits(bits: int) -> int:
-    _checks.check_positive_int("bits", bits)
+def check_bits(bits: int, *, enumerated: bool = False) -> int:
+    """``bits`` as an operand width: at most 30 (sums are int32), or
+    :data:`MAX_ENUMERATED_BITS` when all ``4**bits`` pairs are enumerated."""
+    checks.check_positive_int("bits", bits)
     if bits > 30:
         raise ValueError(f"bits must be <= 30 (sums are held in int32), got {bits}")
+    if enumerated and bits > MAX_ENUMERATED_BITS:
+        raise ValueError(
+            f"bits must be <= {MAX_ENUMERATED_BITS} (the test set enumerates 4**bits pairs), "
+            f"got {bits}"
+        )
     return bits
 
 
@@ -106,16 +117,16 @@ def addition_data(a: Array, b: Array, bits: int, dtype=jnp.float32) -> tuple[Arr
     Both operands are written with ``bits`` bits, least-significant first, padded with one zero
     step so the ``bits+1``-bit sum fits.
     """
-    _check_bits(bits)
+    check_bits(bits)
     xs = jnp.stack([to_bits(a, bits + 1), to_bits(b, bits + 1)], axis=-1).astype(dtype)
     return xs, to_bits(a + b, bits + 1).astype(dtype)
 
 
 def binary_addition(key: Array, n: int, bits: int = 6, dtype=jnp.float32) -> tuple[Array, Array]:
     """``n`` random pairs of ``bits``-bit numbers (uniform in ``[0, 2**bits)``), as seed 002."""
-    _checks.check_key("key", key)
-    _checks.check_positive_int("n", n)
-    _check_bits(bits)
+    checks.check_key("key", key)
+    checks.check_positive_int("n", n)
+    check_bits(bits)
     ka, kb = jax.random.split(key)
     a = jax.random.randint(ka, (n,), 0, 2**bits, dtype=jnp.int32)
     b = jax.random.randint(kb, (n,), 0, 2**bits, dtype=jnp.int32)
@@ -124,11 +135,7 @@ def binary_addition(key: Array, n: int, bits: int = 6, dtype=jnp.float32) -> tup
 
 def all_addition_pairs(bits: int = 6, dtype=jnp.float32) -> tuple[Array, Array]:
     """Every pair of ``bits``-bit numbers (``4**bits`` of them; 4096 for 6 bits)."""
-    _check_bits(bits)
-    if bits > 10:
-        raise ValueError(
-            f"all_addition_pairs enumerates 4**bits pairs; bits must be <= 10, got {bits}"
-        )
+    check_bits(bits, enumerated=True)
     grid = jnp.arange(2**bits, dtype=jnp.int32)
     a, b = jnp.meshgrid(grid, grid, indexing="ij")
     return addition_data(a.ravel(), b.ravel(), bits, dtype)
@@ -145,9 +152,7 @@ def addition_prefix_tree(bits: int = 6, dtype=jnp.float32) -> tuple[tuple[Array,
     one node per pair. Returns ``(inputs, targets)``: per level, inputs ``(2, n_k)``
     (feature-major) and targets ``(n_k,)``, the bit ``k`` of the prefix sum (of the full sum).
     """
-    _check_bits(bits)
-    if bits > 10:
-        raise ValueError(f"addition_prefix_tree has 4**bits leaves; bits must be <= 10, got {bits}")
+    check_bits(bits, enumerated=True)
     inputs, targets = [], []
     for k in range(bits + 1):
         n = 4 ** min(k + 1, bits)
@@ -168,9 +173,9 @@ def long_addition(key: Array, n: int, bits: int, dtype=jnp.float32) -> tuple[Arr
     Same layout as :func:`addition_data` (``(n, bits+1, 2)`` inputs, ``(n, bits+1)`` targets),
     without the int32 limit, for length-generalisation tests (64-bit sums and beyond).
     """
-    _checks.check_key("key", key)
-    _checks.check_positive_int("n", n)
-    _checks.check_positive_int("bits", bits)
+    checks.check_key("key", key)
+    checks.check_positive_int("n", n)
+    checks.check_positive_int("bits", bits)
     ab = jax.random.bernoulli(key, 0.5, (n, bits, 2)).astype(jnp.int32)
     ab = jnp.pad(ab, ((0, 0), (0, 1), (0, 0)))
 

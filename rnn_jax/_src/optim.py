@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from rnn_jax import _checks
+from rnn_jax._src import checks
 
 Array = jax.Array
 RPROP_VARIANTS = ("seed", "rprop-", "irprop-", "rprop+", "irprop+")
@@ -41,14 +41,53 @@ class ScaleByRpropState(NamedTuple):
 def _validate_rprop(learning_rate, eta_minus, eta_plus, min_step_size, max_step_size, variant):
     if variant not in RPROP_VARIANTS:
         raise ValueError(f"variant must be one of {RPROP_VARIANTS}, got {variant!r}")
-    _checks.check_range("learning_rate", learning_rate, low=0, low_open=True)
-    _checks.check_range("eta_minus", eta_minus, low=0, high=1, low_open=True, high_open=True)
-    _checks.check_range("eta_plus", eta_plus, low=1, low_open=True)
-    _checks.check_range("min_step_size", min_step_size, low=0)
-    _checks.check_range("max_step_size", max_step_size, low=0, low_open=True, allow_inf=True)
-    lo, hi = _checks._concrete(min_step_size), _checks._concrete(max_step_size)
+    checks.check_range("learning_rate", learning_rate, low=0, low_open=True)
+    checks.check_range("eta_minus", eta_minus, low=0, high=1, low_open=True, high_open=True)
+    checks.check_range("eta_plus", eta_plus, low=1, low_open=True)
+    checks.check_range("min_step_size", min_step_size, low=0)
+    checks.check_range("max_step_size", max_step_size, low=0, low_open=True, allow_inf=True)
+    lo, hi = checks.concrete(min_step_size), checks.concrete(max_step_size)
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"min_step_size ({lo}) must be <= max_step_size ({hi})")
+
+
+# One Rprop rule per variant, for one parameter array. Each gets the gradient ``g``, what the
+# rule remembers of the previous gradient ``mem``, the step sizes, the previous update and
+# whether the loss went up (iRprop+ only), plus ``adapt(step, grow, shrink)``, the shared step
+# size update; it returns ``(update, what to remember, step sizes)``.
+
+
+def _seed_rule(g, mem, step, prev_u, worse, adapt):
+    sign_g = jnp.sign(g)  # the seed compares signs, and remembers only the sign
+    step = adapt(step, sign_g == mem, sign_g != mem)
+    return step * sign_g, sign_g, step
+
+
+def _rprop_minus_rule(g, mem, step, prev_u, worse, adapt):
+    step = adapt(step, g * mem > 0, g * mem < 0)
+    return step * jnp.sign(g), g, step
+
+
+def _flip_rule(update_on_flip):
+    """iRprop-, Rprop+, iRprop+: after a sign change, forget the gradient and take
+    ``update_on_flip(prev_u, worse)`` instead of a step."""
+
+    def rule(g, mem, step, prev_u, worse, adapt):
+        flip = g * mem < 0
+        step = adapt(step, g * mem > 0, flip)
+        u = jnp.where(flip, update_on_flip(prev_u, worse), step * jnp.sign(g))
+        return u, jnp.where(flip, jnp.zeros_like(g), g), step
+
+    return rule
+
+
+_RPROP_RULES = {
+    "seed": _seed_rule,
+    "rprop-": _rprop_minus_rule,
+    "irprop-": _flip_rule(lambda prev_u, worse: jnp.zeros_like(prev_u)),
+    "rprop+": _flip_rule(lambda prev_u, worse: -prev_u),
+    "irprop+": _flip_rule(lambda prev_u, worse: jnp.where(worse, -prev_u, jnp.zeros_like(prev_u))),
+}
 
 
 def scale_by_rprop(
@@ -84,7 +123,18 @@ def scale_by_rprop(
       max_step_size: ``Δmax``; default 50, or ``inf`` for ``"seed"``.
       variant: one of ``"seed"``, ``"rprop-"``, ``"irprop-"``, ``"rprop+"``, ``"irprop+"``.
 
-    ``irprop+`` needs the loss at the current parameters: ``update(g, state, params, value=loss)``.
+    Returns:
+      An ``optax.GradientTransformationExtraArgs``. ``irprop+`` needs the loss at the current
+      parameters: ``update(g, state, params, value=loss)``.
+
+    Example:
+      >>> import jax.numpy as jnp, rnn_jax as rj
+      >>> opt = rj.scale_by_rprop(0.1, eta_plus=2.0, variant="rprop-")
+      >>> state = opt.init(jnp.zeros(2))
+      >>> u, state = opt.update(jnp.array([3.0, -1.0]), state)
+      >>> u, state = opt.update(jnp.array([1.0, -2.0]), state)
+      >>> [round(v, 6) for v in u.tolist()]  # same signs twice: the step doubled
+      [0.2, -0.2]
 
     References:
       Riedmiller & Braun, "A direct adaptive method for faster backpropagation learning: the
@@ -102,6 +152,11 @@ def scale_by_rprop(
     if max_step_size is None:
         max_step_size = math.inf if seed else 50.0
     _validate_rprop(learning_rate, eta_minus, eta_plus, min_step_size, max_step_size, variant)
+    rule = _RPROP_RULES[variant]
+
+    def adapt(step, grow, shrink):
+        factor = jnp.where(grow, eta_plus, jnp.where(shrink, eta_minus, 1.0))
+        return jnp.clip(step * factor, min_step_size, max_step_size)
 
     def init_fn(params):
         leaves = jax.tree.leaves(params)
@@ -115,43 +170,22 @@ def scale_by_rprop(
 
     def update_fn(grads, state, params=None, *, value=None, **extra_args):
         del params, extra_args
+        worse = None
         if variant == "irprop+":
             if value is None:
                 raise ValueError("variant 'irprop+' needs the loss: update(..., value=loss)")
             worse = jnp.asarray(value, state.prev_loss.dtype) > state.prev_loss
-        else:
-            worse = None
-
-        def leaf(g, prev_g, step, prev_u):
-            if seed:
-                sign_g = jnp.sign(g)
-                step = step * jnp.where(sign_g == prev_g, eta_plus, eta_minus)
-                step = jnp.clip(step, min_step_size, max_step_size)
-                return step * sign_g, sign_g, step
-            s = g * prev_g
-            inc, dec = s > 0, s < 0
-            factor = jnp.where(inc, eta_plus, jnp.where(dec, eta_minus, 1.0))
-            step = jnp.clip(step * factor, min_step_size, max_step_size)
-            u = step * jnp.sign(g)
-            if variant == "rprop-":
-                return u, g, step
-            zero = jnp.zeros_like(g)
-            g_kept = jnp.where(dec, zero, g)
-            if variant == "irprop-":
-                u_dec = zero
-            elif variant == "rprop+":
-                u_dec = -prev_u
-            else:  # irprop+
-                u_dec = jnp.where(worse, -prev_u, zero)
-            return jnp.where(dec, u_dec, u), g_kept, step
-
-        out = jax.tree.map(leaf, grads, state.prev_grads, state.step_sizes, state.prev_updates)
+        out = jax.tree.map(
+            lambda g, mem, step, prev_u: rule(g, mem, step, prev_u, worse, adapt),
+            grads,
+            state.prev_grads,
+            state.step_sizes,
+            state.prev_updates,
+        )
         treedef = jax.tree.structure(grads)
-        u, kept, steps = (jax.tree.unflatten(treedef, x) for x in zip(*treedef.flatten_up_to(out)))
-        prev_loss = state.prev_loss
-        if value is not None:
-            prev_loss = jnp.asarray(value, prev_loss.dtype)
-        return u, ScaleByRpropState(steps, kept, u, prev_loss)
+        u, mem, steps = (jax.tree.unflatten(treedef, x) for x in zip(*treedef.flatten_up_to(out)))
+        prev_loss = state.prev_loss if value is None else jnp.asarray(value, state.prev_loss.dtype)
+        return u, ScaleByRpropState(steps, mem, u, prev_loss)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -167,13 +201,20 @@ def rprop(
 ) -> optax.GradientTransformationExtraArgs:
     """The Rprop optimizer: :func:`scale_by_rprop` followed by ``-1`` (descent).
 
-    Example::
+    Args and variants as in :func:`scale_by_rprop`.
 
-      opt = rnn_jax.rprop(1e-3, variant="irprop+")
-      state = opt.init(params)
-      loss, g = jax.value_and_grad(f)(params)
-      updates, state = opt.update(g, state, params, value=loss)
-      params = optax.apply_updates(params, updates)
+    Example:
+      >>> import jax, jax.numpy as jnp, optax, rnn_jax as rj
+      >>> f = lambda w: jnp.sum((w - 3.0) ** 2)
+      >>> opt = rj.rprop(0.5, variant="irprop+")
+      >>> w = jnp.zeros(2)
+      >>> state = opt.init(w)
+      >>> for _ in range(30):
+      ...     loss, g = jax.value_and_grad(f)(w)
+      ...     updates, state = opt.update(g, state, w, value=loss)
+      ...     w = optax.apply_updates(w, updates)
+      >>> bool(jnp.allclose(w, 3.0, atol=1e-3))
+      True
     """
     return optax.chain(
         scale_by_rprop(
@@ -223,14 +264,32 @@ def rmsprop_nesterov(
       momentum: ``μ`` in [0, 1).
 
     Note:
-      This equals ``optax.rmsprop(lr, decay=λ, eps=ε, momentum=μ, nesterov=True)`` (whose trace
-      is ``-V``) - a test asserts it - but gives you ``P`` back and the seed's names.
+      This equals ``optax.rmsprop(lr, decay=λ, eps=ε, momentum=μ, nesterov=True)``, whose
+      momentum trace is the seed's ``V`` (a test asserts both), but gives you ``P`` back and the
+      seed's names.
       ``torch.optim.RMSprop`` has no Nesterov option and puts ``eps`` outside the square root.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, optax, rnn_jax as rj
+      >>> f = lambda p: jnp.sum((p - 1.0) ** 2)
+      >>> opt = rj.rmsprop_nesterov(0.05)
+      >>> theta = jnp.zeros(3)  # the look-ahead point the loop holds
+      >>> state = opt.init(theta)
+      >>> for _ in range(200):
+      ...     updates, state = opt.update(jax.grad(f)(theta), state, theta)
+      ...     theta = optax.apply_updates(theta, updates)
+      >>> p = rj.rmsprop_nesterov_params(theta, state)  # the seed's P, to evaluate
+      >>> bool(jnp.allclose(p, 1.0, atol=0.05))
+      True
+
+    References:
+      Tieleman & Hinton, "Lecture 6.5, RMSprop", 2012. Sutskever, Martens, Dahl & Hinton, "On
+      the importance of initialization and momentum in deep learning", ICML 2013.
     """
-    _checks.check_range("learning_rate", learning_rate, low=0, low_open=True)
-    _checks.check_range("decay", decay, low=0, high=1, high_open=True)
-    _checks.check_range("eps", eps, low=0, low_open=True)
-    _checks.check_range("momentum", momentum, low=0, high=1, high_open=True)
+    checks.check_range("learning_rate", learning_rate, low=0, low_open=True)
+    checks.check_range("decay", decay, low=0, high=1, high_open=True)
+    checks.check_range("eps", eps, low=0, low_open=True)
+    checks.check_range("momentum", momentum, low=0, high=1, high_open=True)
 
     def init_fn(params):
         leaves = jax.tree.leaves(params)

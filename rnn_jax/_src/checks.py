@@ -39,7 +39,7 @@ def check_positive_int(name: str, value, *, minimum: int = 1) -> int:
     return int(value)
 
 
-def _concrete(value):
+def concrete(value):
     """The Python float of ``value``, or ``None`` when it is traced (then it is not checked)."""
     if isinstance(value, jax.core.Tracer):
         return None
@@ -59,7 +59,7 @@ def check_range(
     and infinities unless ``allow_inf``."""
     if callable(value):  # a schedule: checked where it is evaluated
         return
-    v = _concrete(value)
+    v = concrete(value)
     if v is None:
         return
     lo_bracket = "(" if low_open else "["

@@ -31,20 +31,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from rnn_jax import _checks, io, stats
-from rnn_jax.train import Outcome
+from rnn_jax._src import checks, io, stats
+from rnn_jax._src.train import TABLE_FIELDS, Outcome
 
 TABLE = "per_seed.csv"
 CURVES = "curves.npz"
 CONFIG = "config.json"
-COLUMNS = (
-    "converged",
-    "steps_to_converge",
-    "accuracy",
-    "final_loss",
-    "diverged",
-    "diverged_step",
-)
+COLUMNS = TABLE_FIELDS
 
 
 def seed_keys(base_seed: int, seeds: np.ndarray) -> np.ndarray:
@@ -61,23 +54,23 @@ def use_cpu_cores(count: int | None = None) -> bool:
     """Expose the host's cores to JAX as ``count`` CPU devices (default: all cores), so that a
     :class:`Sweep` shards its seeds over them like over several GPUs.
 
-    Sets ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``, which only takes effect
-    before JAX starts its backends: call it before the first JAX computation. Returns whether
-    it was applied (``False`` if the backends are already up or the flag is already set).
-    Results do not depend on the device count (see the module docstring). On a 2-core machine
-    two devices ran the seed-002 sweep about 1.3x faster than one device using both cores for
-    each operation.
+    Sets ``jax_num_cpu_devices``, which only takes effect before JAX starts its backends: an
+    entry point calls it first thing (it changes global JAX state, so the library never does).
+    Returns whether it was applied (``False`` if the backends are already up, or the device
+    count was already chosen through ``XLA_FLAGS`` or the config). Results do not depend on
+    the device count (see the module docstring).
     """
     import os
 
-    from jax._src import xla_bridge  # no public way to ask whether the backends are up
-
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" in flags or xla_bridge.backends_are_initialized():
+    checks.check_positive_int("count", (os.cpu_count() or 1) if count is None else count)
+    if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
         return False
-    count = (os.cpu_count() or 1) if count is None else count
-    _checks.check_positive_int("count", count)
-    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
+    if jax.config.jax_num_cpu_devices != -1:
+        return False
+    try:
+        jax.config.update("jax_num_cpu_devices", (os.cpu_count() or 1) if count is None else count)
+    except RuntimeError:  # the backends are up: too late
+        return False
     return True
 
 
@@ -94,8 +87,8 @@ class Sweep:
     def __init__(
         self, train: Callable, chunk_size: int, devices=None, microbatch: int = DEFAULT_MICROBATCH
     ):
-        _checks.check_positive_int("chunk_size", chunk_size)
-        _checks.check_positive_int("microbatch", microbatch)
+        checks.check_positive_int("chunk_size", chunk_size)
+        checks.check_positive_int("microbatch", microbatch)
         self.devices = list(jax.devices() if devices is None else devices)
         nd = len(self.devices)
         unit = microbatch * nd
@@ -109,7 +102,8 @@ class Sweep:
             keys = jax.random.wrap_key_data(key_data)
             keys = keys.reshape((-1, microbatch))
             micro = jax.vmap(train, in_axes=(0, None))
-            out = jax.lax.map(lambda k: micro(k, hparams), keys)
+            # Only the per-seed numbers leave the device; XLA drops the final parameters.
+            out = jax.lax.map(lambda k: micro(k, hparams)._replace(params=None), keys)
             return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), out)
 
         self._run = jax.jit(
@@ -189,8 +183,8 @@ def run_sweep(
     a table, ``resume=True`` continues it (its config must be identical) and ``resume=False``
     refuses to overwrite it.
     """
-    _checks.check_positive_int("n_seeds", n_seeds)
-    _checks.check_positive_int("chunk_size", chunk_size)
+    checks.check_positive_int("n_seeds", n_seeds)
+    checks.check_positive_int("chunk_size", chunk_size)
     if isinstance(base_seed, bool) or not isinstance(base_seed, int) or base_seed < 0:
         raise ValueError(f"base_seed must be an int >= 0, got {base_seed!r}")
     sweep = Sweep(train, chunk_size, devices, microbatch)

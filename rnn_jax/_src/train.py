@@ -20,7 +20,8 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
-from rnn_jax import _checks, models, optim, tasks
+from rnn_jax._src import checks, datasets, models, optim
+from rnn_jax._src.scan import BACKWARDS
 
 Array = jax.Array
 
@@ -33,6 +34,16 @@ RPROP_OPTIMIZERS = {
     "irprop+": "irprop+",
 }
 OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "rmsprop_nesterov", *RPROP_OPTIMIZERS)
+#: Learning rates for the seed-002 adder (100 updates): each the best of a 200-seed grid on base
+#: seed 0 (README, "How often does seed 002's adder converge?"); the seed's own for
+#: rmsprop_nesterov. Rprop's "learning rate" is its initial step Δ0.
+TUNED_LEARNING_RATES = {
+    "rmsprop_nesterov": 0.05,
+    "rmsprop": 0.1,
+    "adam": 0.1,
+    "momentum": 1.0,
+    "sgd": 3.0,
+}
 #: Hyperparameters that may be traced (vmapped over); the rest of the config is static.
 HPARAMS = ("learning_rate", "momentum", "decay")
 
@@ -63,29 +74,27 @@ class TrainConfig:
     eval_every: int = 20
     backward: str = "bptt"
     dtype: str = "float32"
+    scan_unroll: int = 8
 
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.backward not in models.BACKWARDS:
-            raise ValueError(f"backward must be one of {models.BACKWARDS}, got {self.backward!r}")
+        if self.backward not in BACKWARDS:
+            raise ValueError(f"backward must be one of {BACKWARDS}, got {self.backward!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        for name in ("hidden", "n_train", "batch_size", "epochs", "length", "n_test", "eval_every"):
-            _checks.check_positive_int(name, getattr(self, name))
-        _checks.check_positive_int("bits", self.bits)
-        if self.bits > 10:
-            raise ValueError(
-                f"bits must be <= 10 (the test set enumerates 4**bits pairs), got {self.bits}"
-            )
+        positive = ("hidden", "n_train", "batch_size", "epochs", "length", "n_test", "eval_every")
+        for name in (*positive, "scan_unroll"):
+            checks.check_positive_int(name, getattr(self, name))
+        datasets.check_bits(self.bits, enumerated=True)
         if self.batch_size > self.n_train:
             raise ValueError(f"batch_size ({self.batch_size}) must be <= n_train ({self.n_train})")
-        _checks.check_range("learning_rate", self.learning_rate, low=0, low_open=True)
-        _checks.check_range("momentum", self.momentum, low=0, high=1, high_open=True)
-        _checks.check_range("decay", self.decay, low=0, high=1, high_open=True)
-        _checks.check_range("eps", self.eps, low=0, low_open=True)
+        checks.check_range("learning_rate", self.learning_rate, low=0, low_open=True)
+        checks.check_range("momentum", self.momentum, low=0, high=1, high_open=True)
+        checks.check_range("decay", self.decay, low=0, high=1, high_open=True)
+        checks.check_range("eps", self.eps, low=0, low_open=True)
         if self.steps % self.eval_every:
             raise ValueError(
                 f"eval_every ({self.eval_every}) must divide the number of updates "
@@ -120,7 +129,9 @@ class Outcome(NamedTuple):
     (-1 if never). ``accuracy``: final fraction of test items exactly right. ``final_loss``: the
     training loss at the final parameters. ``diverged``/``diverged_step``: a non-finite loss or
     gradient was met at that update (-1 if never). ``loss_curve``: mean training loss over each
-    block of ``eval_every`` updates.
+    block of ``eval_every`` updates. ``params``: the final parameters, where they are evaluated
+    (for RMSprop-Nesterov the seed's ``P``, not the look-ahead point); a sweep keeps only the
+    per-seed numbers (:data:`TABLE_FIELDS`), so XLA never materializes them there.
     """
 
     converged: Array
@@ -130,6 +141,26 @@ class Outcome(NamedTuple):
     diverged: Array
     diverged_step: Array
     loss_curve: Array
+    params: Any
+
+
+#: The per-seed numbers of an :class:`Outcome`: the columns of a sweep's table.
+TABLE_FIELDS = tuple(f for f in Outcome._fields if f not in ("loss_curve", "params"))
+
+
+class TrainKeys(NamedTuple):
+    """The keys one training run derives from its key: initial parameters, training data and
+    test data (in this order of :func:`jax.random.split`)."""
+
+    init: Array
+    data: Array
+    test: Array
+
+
+def train_keys(key: Array) -> TrainKeys:
+    """Splits a run's key as :func:`make_train`'s ``train`` does, so that a script can rebuild
+    a seed's initial parameters or data."""
+    return TrainKeys(*jax.random.split(key, 3))
 
 
 def _same_layout(xs, ts):
@@ -138,7 +169,7 @@ def _same_layout(xs, ts):
 
 def _feature_major(xs, ts):
     """Batch-major ``(..., B, T, F)`` inputs and ``(..., B, T)`` targets -> ``(..., T, F, B)``
-    and ``(..., T, B)``: the layout the models compute in (see :func:`rnn_jax.unroll_fm`)."""
+    and ``(..., T, B)``: the layout the models compute in (``layout="TFB"``)."""
     return jnp.moveaxis(xs, -3, -1), jnp.swapaxes(ts, -1, -2)
 
 
@@ -161,10 +192,12 @@ def make_task(config: TrainConfig) -> Task:
     if config.task == "binary_addition":
         return Task(
             init=lambda key: models.adder_init(key, config.hidden, dtype),
-            data=lambda key: tasks.binary_addition(key, config.n_train, config.bits, dtype),
+            data=lambda key: datasets.binary_addition(key, config.n_train, config.bits, dtype),
             # All 4**bits pairs, as a prefix tree (each distinct prefix evaluated once).
-            test_data=lambda key: tasks.addition_prefix_tree(config.bits, dtype),
-            loss=models.adder_loss_fm,
+            test_data=lambda key: datasets.addition_prefix_tree(config.bits, dtype),
+            loss=lambda p, x, t, *, backward: models.adder_loss(
+                p, x, t, backward=backward, layout="TFB", scan_unroll=config.scan_unroll
+            ),
             accuracy=lambda params, xs, ts: models.adder_tree_accuracy(params, (xs, ts)),
             layout=_feature_major,
         )
@@ -175,29 +208,34 @@ def make_task(config: TrainConfig) -> Task:
             return models.counter_init(w[0], w[1], dtype)
 
         def accuracy(params, xs, ts):
-            out = models.counter_apply(params, xs)
+            out = models.counter_apply(params, xs, scan_unroll=config.scan_unroll)
             return jnp.mean((jnp.round(out) == ts).astype(dtype))
 
         return Task(
             init=init,
-            data=lambda key: tasks.counting_ones(key, config.n_train, config.length, dtype),
-            test_data=lambda key: tasks.counting_ones(key, config.n_test, config.length, dtype),
-            loss=models.counter_loss,
+            data=lambda key: datasets.counting_ones(key, config.n_train, config.length, dtype),
+            test_data=lambda key: datasets.counting_ones(key, config.n_test, config.length, dtype),
+            loss=lambda p, x, t, *, backward: models.counter_loss(
+                p, x, t, backward=backward, scan_unroll=config.scan_unroll
+            ),
             accuracy=accuracy,
         )
     # next_number
 
     def accuracy(params, xs, ts):
-        pred = jnp.argmax(models.tagger_apply(params, xs), axis=-1).astype(ts.dtype)
+        logits = models.tagger_apply(params, xs, scan_unroll=config.scan_unroll)
+        pred = jnp.argmax(logits, axis=-1).astype(ts.dtype)
         return jnp.mean((pred == ts).astype(dtype))
 
     def loss(params, xs, ts, *, backward):
-        return models.tagger_loss(params, xs, ts, backward=backward, reduction="mean")
+        return models.tagger_loss(
+            params, xs, ts, backward=backward, reduction="mean", scan_unroll=config.scan_unroll
+        )
 
     return Task(
         init=lambda key: models.tagger_init(key, 3, config.hidden, dtype=dtype),
-        data=lambda key: tasks.next_number(key, config.n_train, config.length),
-        test_data=lambda key: tasks.next_number(key, config.n_test, config.length),
+        data=lambda key: datasets.next_number(key, config.n_train, config.length),
+        test_data=lambda key: datasets.next_number(key, config.n_test, config.length),
         loss=loss,
         accuracy=accuracy,
     )
@@ -260,7 +298,7 @@ def fit(loss_fn: Callable, params, optimizer, steps: int, *batch):
     each update's starting point, ``inf`` where non-finite), ``params`` (the path, each leaf
     ``(steps + 1, ...)``), ``diverged`` and ``diverged_step``.
     """
-    _checks.check_positive_int("steps", steps)
+    checks.check_positive_int("steps", steps)
     value_and_grad = jax.value_and_grad(loss_fn)
 
     def step(carry, i):
@@ -274,9 +312,9 @@ def fit(loss_fn: Callable, params, optimizer, steps: int, *batch):
     return carry[0], history
 
 
-def make_train(config: TrainConfig, *, return_params: bool = False):
-    """Returns ``train(key, hparams=None) -> Outcome`` (``(params, Outcome)`` with
-    ``return_params``), pure and jittable; ``hparams`` overrides :data:`HPARAMS` (traced)."""
+def make_train(config: TrainConfig):
+    """Returns ``train(key, hparams=None) -> Outcome``, pure and jittable; ``hparams``
+    overrides :data:`HPARAMS` (traced)."""
     task = make_task(config)
     n_batches = 1 if config.full_batch else config.batches_per_epoch
     batch = config.n_train if config.full_batch else config.batch_size
@@ -289,7 +327,7 @@ def make_train(config: TrainConfig, *, return_params: bool = False):
             if unknown:
                 raise ValueError(f"hparams may only hold {HPARAMS}, got {sorted(unknown)}")
             hp.update(hparams)
-        k_init, k_data, k_test = jax.random.split(key, 3)
+        k_init, k_data, k_test = train_keys(key)
         # The optimizer and the divergence guard see the parameters as one flat vector: every
         # optimizer here is elementwise, so the numbers are the same, and each of their steps
         # is one operation instead of one per parameter array (fewer, larger XLA loops).
@@ -336,7 +374,8 @@ def make_train(config: TrainConfig, *, return_params: bool = False):
             diverged=diverged,
             diverged_step=diverged_step,
             loss_curve=curve,
+            params=unravel(final),
         )
-        return (unravel(final), outcome) if return_params else outcome
+        return outcome
 
     return train

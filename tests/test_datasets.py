@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnn_jax import tasks
+from rnn_jax import datasets as tasks
 
 
 def test_seed000_data_is_the_printed_one():
