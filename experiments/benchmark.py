@@ -31,7 +31,6 @@ import numpy as np
 
 import rnn_jax as rj
 from rnn_jax import Sweep, TrainConfig, io, make_train, reference, seed_keys, use_cpu_cores
-from rnn_jax._src.sweep import DEFAULT_MICROBATCH
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +40,7 @@ class Args:
     seeds: int = 1000
     numpy_seeds: int = 10
     repeats: int = 3
-    microbatch: int = DEFAULT_MICROBATCH
+    microbatch: int = 64
     hidden: tuple[int, ...] = (3, 32, 256)
     steps: tuple[int, ...] = (7, 100)
     cell_batch: int = 100

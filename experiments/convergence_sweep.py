@@ -3,16 +3,17 @@
 One configuration::
 
     python experiments/convergence_sweep.py --task binary_addition \
-        --optimizer rmsprop_nesterov --seeds 1000 --out DIR
+        --optimizer adam --hparams learning_rate 0.1 --seeds 1000 --out DIR
 
-writes ``DIR/config.json``, ``DIR/per_seed.csv``, ``DIR/curves.npz`` and ``DIR/metrics.json``
-(seeds, converged, rate, ci95, diverged, median_steps_to_converge, train_seconds,
-seeds_per_second, ...). ``--resume`` continues an interrupted sweep in the same ``--out``.
+writes ``DIR/config.json``, ``DIR/per_seed.csv`` (one row per seed, with the hyperparameters'
+values), ``DIR/curves.npz`` (loss and accuracy against the update count) and
+``DIR/metrics.json``. ``--resume`` continues an interrupted sweep in the same ``--out``.
 
-Grid mode (``--grid``) runs every optimizer in ``--grid-optimizers`` x every value of the task's
-hyperparameter axis (binary addition: ``--grid-hidden`` sizes; each size at every
-``--grid-learning-rates`` value, vmapped as a traced argument) and writes ``grid.csv``,
-``grid.md`` and ``grid.png`` (rates with 95% intervals) under ``--out``.
+A grid: ``--grid-optimizers`` x ``--grid-hidden`` (each a compiled structure) x the traced
+values of ``--grid KEY=V1,V2,...`` (any hyperparameter the optimizer or task reads; one compile
+per structure for all of them). Each point is saved in ``OUT/<optimizer>_h<hidden>/<point>/``;
+``OUT/per_seed.csv`` is the tidy table of every seed at every point, ``OUT/grid.csv`` and
+``OUT/grid.md`` one row per point, ``OUT/grid.png`` the rates with 95% intervals.
 """
 
 from __future__ import annotations
@@ -21,56 +22,60 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from rnn_jax import OPTIMIZERS, TrainConfig, io, make_train, plots, run_sweep, stats, use_cpu_cores
-from rnn_jax._src.train import TUNED_LEARNING_RATES
+import rnn_jax as rj
+from rnn_jax import io, plots, stats
 
 
 @dataclasses.dataclass(frozen=True)
 class Args:
     """Convergence sweep over seeds (see the module docstring)."""
 
-    train: TrainConfig = TrainConfig()
-    """the training run (flags --task, --optimizer, --learning-rate, --hidden, ...)."""
+    train: rj.TrainConfig = rj.TrainConfig()
+    """the training run (flags --task, --optimizer, --hparams KEY VALUE ..., --hidden, ...)."""
     seeds: int = 1000
     seed: int = 0
     chunk_size: int = 1000
     out: str | None = None
     resume: bool = False
     progress: bool = True
-    grid: bool = False
-    grid_optimizers: tuple[str, ...] = (
-        "sgd",
-        "momentum",
-        "adam",
-        "rmsprop",
-        "rmsprop_nesterov",
-        "rprop_seed",
-        "irprop-",
-        "irprop+",
-    )
-    grid_hidden: tuple[int, ...] = (2, 3, 4, 6, 8)
-    grid_learning_rates: tuple[float, ...] = ()
-    """empty: each optimizer's tuned rate (TUNED_LEARNING_RATES; Rprop: Δ0 = 0.01)."""
+    grid_optimizers: tuple[str, ...] = ()
+    """a grid over these optimizers (default: --optimizer only)."""
+    grid_hidden: tuple[int, ...] = ()
+    """a grid over these hidden sizes (default: --hidden only)."""
+    grid: tuple[str, ...] = ()
+    """traced grid axes, each KEY=V1,V2,... (e.g. learning_rate=0.01,0.03,0.1)."""
 
 
-def grid_config(args: Args, optimizer: str, hidden: int) -> TrainConfig:
-    lr = TUNED_LEARNING_RATES.get(optimizer, 0.01)
-    return dataclasses.replace(args.train, optimizer=optimizer, hidden=hidden, learning_rate=lr)
+def parse_grid(specs: tuple[str, ...]) -> dict[str, list[float]]:
+    """``("learning_rate=0.01,0.1",)`` -> ``{"learning_rate": [0.01, 0.1]}``."""
+    grid: dict[str, list[float]] = {}
+    for spec in specs:
+        key, sep, values = spec.partition("=")
+        try:
+            grid[key.strip()] = [float(v) for v in values.split(",")] if sep else []
+        except ValueError:
+            grid[key.strip()] = []
+        if not key.strip() or not grid[key.strip()]:
+            raise ValueError(f"--grid must be KEY=V1,V2,... (numbers), got {spec!r}")
+    return grid
 
 
-def sweep_one(args: Args, cfg: TrainConfig, out: Path, hparams=None, resume=None) -> dict:
-    result = run_sweep(
-        make_train(cfg),
+def summary_metrics(train: rj.Train, result: rj.SweepResult) -> dict:
+    return {"config": train.config.to_json(), "hparams": result.hparams, **result.summary}
+
+
+def sweep_one(args: Args, out: Path) -> dict:
+    train = rj.make_train(args.train)
+    result = rj.run_sweep(
+        train,
         args.seeds,
         base_seed=args.seed,
         chunk_size=args.chunk_size,
-        hparams=hparams,
         out_dir=out,
-        config=dataclasses.asdict(cfg),
-        resume=args.resume if resume is None else resume,
+        resume=args.resume,
         progress=args.progress,
     )
-    metrics = {"config": dataclasses.asdict(cfg), "hparams": hparams, **result["summary"]}
+    metrics = summary_metrics(train, result)
     io.write_json(out / "metrics.json", metrics)
     return metrics
 
@@ -81,34 +86,65 @@ def _fmt_rate(m: dict) -> str:
 
 
 def run_grid(args: Args, out: Path) -> list[dict]:
-    rows = []
-    for opt in args.grid_optimizers:
-        for hidden in args.grid_hidden:
-            cfg = grid_config(args, opt, hidden)
-            lrs = args.grid_learning_rates or (cfg.learning_rate,)
-            for lr in lrs:
-                cell = out / f"{opt}_h{hidden}_lr{lr:g}"
-                print(f"{opt:>16}  hidden={hidden}  lr={lr:g}", file=sys.stderr)
-                m = sweep_one(args, cfg, cell, hparams={"learning_rate": lr}, resume=args.resume)
-                row = stats.table_row(m, optimizer=opt, hidden=hidden, learning_rate=lr)
-                rows.append({**row, "seeds_per_second": m["seeds_per_second"] or 0.0})
-    cols = {k: [r[k] for r in rows] for k in rows[0]}
-    io.write_csv(out / "grid.csv", cols)
+    optimizers = args.grid_optimizers or (args.train.optimizer,)
+    hiddens = args.grid_hidden or (args.train.hidden,)
+    axes = parse_grid(args.grid)
+    structures = [
+        rj.make_train(dataclasses.replace(args.train, optimizer=o, hidden=h))
+        for o in optimizers
+        for h in hiddens
+    ]  # every structure and every point is checked before anything compiles
+    for train in structures:
+        for point in rj.grid_points(axes or [{}]):
+            train.check_hparams(point)
+    rows, tidy = [], []
+    for train in structures:
+        opt, hidden = train.optimizer.name, train.config.hidden
+        results = rj.run_grid(
+            train,
+            args.seeds,
+            axes or [{}],
+            base_seed=args.seed,
+            chunk_size=args.chunk_size,
+            out_dir=out / f"{opt}_h{hidden}",
+            resume=args.resume,
+            progress=args.progress,
+        )
+        for r in results:
+            io.write_json(r.out_dir / "metrics.json", summary_metrics(train, r))
+            row = stats.table_row(r.summary, optimizer=opt, hidden=hidden, **r.hparams)
+            rows.append({**row, "seeds_per_second": r.summary["seeds_per_second"] or 0.0})
+            n = len(r.table["seed"])
+            tidy.append({"optimizer": [opt] * n, "hidden": [hidden] * n, **r.table})
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    io.write_csv(out / "grid.csv", {k: [r.get(k, float("nan")) for r in rows] for k in keys})
+    hp_keys = sorted({k for r in rows for k in r} & {k for t in structures for k in t.hparams})
+    outcome = [k for k in tidy[0] if k not in ("optimizer", "hidden", "seed", *hp_keys)]
+    tidy_keys = ["optimizer", "hidden", "seed", *hp_keys, *outcome]
+    io.write_csv(
+        out / "per_seed.csv",
+        {
+            k: [v for t in tidy for v in t.get(k, [float("nan")] * len(t["seed"]))]
+            for k in tidy_keys
+        },
+    )
     lines = [
-        "| optimizer | hidden | lr | converged / seeds | rate [95% CI] | diverged |",
-        "|---|---:|---:|---:|---|---:|",
+        "| optimizer | hidden | hyperparameters | converged / seeds | rate [95% CI] | diverged |",
+        "|---|---:|---|---:|---|---:|",
     ]
     for r in rows:
         m = {"rate": r["rate"], "ci95": [r["ci_low"], r["ci_high"]]}
+        hp = ", ".join(f"{k} {r[k]:g}" for k in axes) or "defaults"
         lines.append(
-            f"| {r['optimizer']} | {r['hidden']} | {r['learning_rate']:g} | "
+            f"| {r['optimizer']} | {r['hidden']} | {hp} | "
             f"{r['converged']} / {r['seeds']} | {_fmt_rate(m)} | {r['diverged']} |"
         )
     (out / "grid.md").write_text("\n".join(lines) + "\n")
     plots.rates_figure(
         rows,
         out / "grid.png",
-        title=f"{args.train.task}: convergence rate, {args.seeds} seeds each (95% Wilson CIs)",
+        title=f"{structures[0].task.name}: convergence rate, {args.seeds} seeds each "
+        "(95% Wilson CIs)",
     )
     print("\n".join(lines))
     return rows
@@ -116,26 +152,29 @@ def run_grid(args: Args, out: Path) -> list[dict]:
 
 def main(argv=None) -> dict | list:
     args = io.cli(Args, argv, description=__doc__.split("\n\n")[0])
-    use_cpu_cores()  # one device per core: the sweep shards its seeds over them
+    rj.use_cpu_cores()  # one device per core: the sweep shards its seeds over them
     try:
         for o in args.grid_optimizers:
-            if o not in OPTIMIZERS:
-                raise ValueError(f"--optimizer must be one of {OPTIMIZERS}, got {o!r}")
+            rj.OPTIMIZERS[o]  # noqa: B018 - an unknown name is a one-line error
         cfg = args.train
-        name = "grid" if args.grid else f"{cfg.optimizer}_h{cfg.hidden}"
+        grid = bool(args.grid_optimizers or args.grid_hidden or args.grid)
+        name = "grid" if grid else f"{cfg.optimizer}_h{cfg.hidden}"
         out = io.run_dir(args.out, f"convergence_{cfg.task}", name)
-        if args.grid:
+        if grid:
             return run_grid(args, out)
-        m = sweep_one(args, cfg, out)
-    except ValueError as e:
+        m = sweep_one(args, out)
+    except (ValueError, TypeError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     lo, hi = m["ci95"]
+    sps = m["seeds_per_second"]
+    hp = ", ".join(f"{k} {v:g}" for k, v in m["hparams"].items())
     print(
-        f"{cfg.task} / {cfg.optimizer}: {m['converged']}/{m['seeds']} converged, rate "
-        f"{m['rate']:.3f} (95% CI {lo:.3f}-{hi:.3f}), diverged {m['diverged']}, median steps "
-        f"{m['median_steps_to_converge']}, {m['seeds_per_second'] or float('nan'):.0f} seeds/s"
-        f" -> {out}"
+        f"{cfg.task} / {cfg.optimizer} ({hp}): {m['converged']}/{m['seeds']} converged, "
+        f"rate {m['rate']:.3f} (95% CI {lo:.3f}-{hi:.3f}), "
+        f"diverged {m['diverged']}, median steps {m['median_steps_to_converge']}"
+        + (f", {sps:.0f} seeds/s" if sps else "")
+        + f" -> {out}"
     )
     return m
 

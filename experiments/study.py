@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 from rnn_jax import OPTIMIZERS, TrainConfig, io, make_train, plots, run_sweep, stats, use_cpu_cores
-from rnn_jax._src.train import TUNED_LEARNING_RATES
 
 HERE = Path(__file__).resolve().parent
 
@@ -61,22 +60,22 @@ def reproductions(out: Path) -> dict:
 def convergence(args: Args, out: Path) -> list[dict]:
     rows = []
     for opt in args.optimizers:
-        cfg = TrainConfig(optimizer=opt, learning_rate=TUNED_LEARNING_RATES.get(opt, 0.05))
-        print(f"\n{opt} (lr {cfg.learning_rate:g}), {args.seeds} seeds", file=sys.stderr)
+        train = make_train(TrainConfig(optimizer=opt))  # the registry's tuned defaults
+        lr = train.hparams["learning_rate"]
+        print(f"\n{opt} (lr {lr:g}), {args.seeds} seeds", file=sys.stderr)
         t0 = time.perf_counter()
         r = run_sweep(
-            make_train(cfg),
+            train,
             args.seeds,
             base_seed=args.seed,
             chunk_size=args.chunk_size,
             out_dir=out / "sweeps" / opt,
-            config=dataclasses.asdict(cfg),
             resume=True,
             progress=args.progress,
         )
-        s = r["summary"]
-        io.write_json(out / "sweeps" / opt / "metrics.json", s)
-        row = stats.table_row(s, optimizer=opt, hidden=cfg.hidden, learning_rate=cfg.learning_rate)
+        s = r.summary
+        io.write_json(out / "sweeps" / opt / "metrics.json", {"hparams": r.hparams, **s})
+        row = stats.table_row(s, optimizer=opt, hidden=train.config.hidden, learning_rate=lr)
         rows.append({**row, "seconds": time.perf_counter() - t0})
     base = rows[0]
     for r in rows:

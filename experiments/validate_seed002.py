@@ -64,7 +64,7 @@ def main(argv=None) -> dict:
         chunk_size=min(1000, args.sweep_seeds),
         progress=args.progress,
     )
-    s = sweep["summary"]
+    s = sweep.summary
     lo, hi = stats.wilson_interval(k_np, args.numpy_seeds)
     diff = stats.rate_difference(s["converged"], s["seeds"], k_np, args.numpy_seeds)
     metrics = {

@@ -2,9 +2,9 @@
 RMSprop-Nesterov as optax transformations, and convergence studies over many seeds.
 
 Public modules: :mod:`rnn_jax.cells`, :mod:`rnn_jax.models`, :mod:`rnn_jax.datasets`,
-:mod:`rnn_jax.losses`, :mod:`rnn_jax.stats`, :mod:`rnn_jax.plots`, :mod:`rnn_jax.io`,
-:mod:`rnn_jax.reference`. Everything else is re-exported here; the implementations live in the
-private package ``rnn_jax._src``.
+:mod:`rnn_jax.tasks`, :mod:`rnn_jax.losses`, :mod:`rnn_jax.stats`, :mod:`rnn_jax.plots`,
+:mod:`rnn_jax.io`, :mod:`rnn_jax.reference`. Everything else is re-exported here; the
+implementations live in the private package ``rnn_jax._src``.
 """
 
 from rnn_jax import cells as cells
@@ -15,6 +15,7 @@ from rnn_jax import models as models
 from rnn_jax import plots as plots
 from rnn_jax import reference as reference
 from rnn_jax import stats as stats
+from rnn_jax import tasks as tasks
 from rnn_jax._src.bptt import BPTTGrads as BPTTGrads
 from rnn_jax._src.bptt import bptt as bptt
 from rnn_jax._src.cells import CELLS as CELLS
@@ -29,13 +30,19 @@ from rnn_jax._src.optim import rmsprop_nesterov as rmsprop_nesterov
 from rnn_jax._src.optim import rmsprop_nesterov_params as rmsprop_nesterov_params
 from rnn_jax._src.optim import rprop as rprop
 from rnn_jax._src.optim import scale_by_rprop as scale_by_rprop
+from rnn_jax._src.optimizers import OPTIMIZERS as OPTIMIZERS
+from rnn_jax._src.optimizers import Optimizer as Optimizer
 from rnn_jax._src.sweep import Sweep as Sweep
+from rnn_jax._src.sweep import SweepResult as SweepResult
+from rnn_jax._src.sweep import grid_points as grid_points
+from rnn_jax._src.sweep import run_grid as run_grid
 from rnn_jax._src.sweep import run_sweep as run_sweep
 from rnn_jax._src.sweep import seed_keys as seed_keys
 from rnn_jax._src.sweep import use_cpu_cores as use_cpu_cores
-from rnn_jax._src.train import OPTIMIZERS as OPTIMIZERS
-from rnn_jax._src.train import TASKS as TASKS
+from rnn_jax._src.tasks import TASKS as TASKS
+from rnn_jax._src.tasks import Task as Task
 from rnn_jax._src.train import Outcome as Outcome
+from rnn_jax._src.train import Train as Train
 from rnn_jax._src.train import TrainConfig as TrainConfig
 from rnn_jax._src.train import TrainKeys as TrainKeys
 from rnn_jax._src.train import fit as fit
@@ -50,12 +57,16 @@ __all__ = [
     "CELLS",
     "Cell",
     "OPTIMIZERS",
+    "Optimizer",
     "Outcome",
     "RPROP_VARIANTS",
     "RmspropNesterovState",
     "ScaleByRpropState",
     "Sweep",
+    "SweepResult",
     "TASKS",
+    "Task",
+    "Train",
     "TrainConfig",
     "TrainKeys",
     "bptt",
@@ -63,6 +74,7 @@ __all__ = [
     "check_grad",
     "datasets",
     "fit",
+    "grid_points",
     "io",
     "losses",
     "make_train",
@@ -74,10 +86,12 @@ __all__ = [
     "rmsprop_nesterov",
     "rmsprop_nesterov_params",
     "rprop",
+    "run_grid",
     "run_sweep",
     "scale_by_rprop",
     "seed_keys",
     "stats",
+    "tasks",
     "train_keys",
     "unroll",
     "use_cpu_cores",

@@ -29,3 +29,28 @@ def prefix_mask(lengths, steps):
 
 def max_rel_err(a, b):
     return float(rj.relative_error(a, b))
+
+
+class CompileCounter:
+    """Counts XLA backend compilations while active (``jax.monitoring`` events)."""
+
+    _active: list = []
+
+    def __init__(self):
+        self.count = 0
+
+    def __enter__(self):
+        CompileCounter._active.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        CompileCounter._active.remove(self)
+
+    @staticmethod
+    def _listen(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            for counter in CompileCounter._active:
+                counter.count += 1
+
+
+jax.monitoring.register_event_duration_secs_listener(CompileCounter._listen)

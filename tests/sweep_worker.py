@@ -21,7 +21,6 @@ if __name__ == "__main__":
         n,
         chunk_size=chunk,
         out_dir=out,
-        config={"tiny": True},
         microbatch=4,
         resume="--resume" in sys.argv,
         progress=False,

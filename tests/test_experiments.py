@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from rnn_jax import io
 from tests.sweep_config import TINY_FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,37 +99,30 @@ def test_help(script):
 
 
 def test_convergence_sweep_grid_mode(tmp_path):
-    rows = _load("convergence_sweep").main(
-        [
-            "--grid",
-            "--grid-optimizers",
-            "sgd",
-            "irprop-",
-            "--grid-hidden",
-            "2",
-            "3",
-            "--seeds",
-            "4",
-            "--chunk-size",
-            "4",
-            *TINY_FLAGS,
-            "--no-progress",
-            "--out",
-            str(tmp_path),
-        ]
-    )
-    assert [(r["optimizer"], r["hidden"]) for r in rows] == [
-        ("sgd", 2),
-        ("sgd", 3),
-        ("irprop-", 2),
-        ("irprop-", 3),
+    """A grid over optimizers x a traced learning rate; a point's table equals that point run
+    alone, byte for byte (same compiled function, the rate as a traced value)."""
+    common = ["--seeds", "4", "--chunk-size", "4", *TINY_FLAGS, "--no-progress"]
+    grid = ["--grid-optimizers", "sgd", "irprop-", "--grid", "learning_rate=0.05,0.2"]
+    rows = _load("convergence_sweep").main([*grid, *common, "--out", str(tmp_path / "g")])
+    assert [(r["optimizer"], r["learning_rate"]) for r in rows] == [
+        ("sgd", 0.05),
+        ("sgd", 0.2),
+        ("irprop-", 0.05),
+        ("irprop-", 0.2),
     ]
-    for name in ("grid.csv", "grid.md", "grid.png"):
-        assert (tmp_path / name).stat().st_size > 0
-    lines = (tmp_path / "grid.md").read_text().splitlines()
+    for name in ("grid.csv", "grid.md", "grid.png", "per_seed.csv"):
+        assert (tmp_path / "g" / name).stat().st_size > 0
+    lines = (tmp_path / "g" / "grid.md").read_text().splitlines()
     assert len([ln for ln in lines if ln.startswith("| ")]) == 5  # header + 4 rows
-    for r in rows:
-        assert 0.0 <= r["ci_low"] <= r["rate"] <= r["ci_high"] <= 1.0
+    tidy = io.read_csv(tmp_path / "g" / "per_seed.csv")
+    assert len(tidy["seed"]) == 16 and sorted(set(tidy["learning_rate"])) == [0.05, 0.2]
+    point = tmp_path / "g" / "irprop-_h3" / "learning_rate=0.2"
+    assert json.loads((point / "metrics.json").read_text())["hparams"]["learning_rate"] == 0.2
+    alone = ["--optimizer", "irprop-", "--hparams", "learning_rate", "0.2"]
+    _load("convergence_sweep").main([*alone, *common, "--out", str(tmp_path / "alone")])
+    assert (tmp_path / "alone" / "per_seed.csv").read_bytes() == (
+        point / "per_seed.csv"
+    ).read_bytes()
 
 
 def test_benchmark_tiny_run_writes_its_table(tmp_path):

@@ -102,7 +102,12 @@ BAD_INPUTS = [
     ("rmsprop lr nan", lambda: rj.rmsprop_nesterov(float("nan")), ValueError, "learning_rate"),
     ("config task", lambda: TrainConfig(task="parity"), ValueError, "task"),
     ("config optimizer", lambda: TrainConfig(optimizer="lbfgs"), ValueError, "optimizer"),
-    ("config lr inf", lambda: TrainConfig(learning_rate=float("inf")), ValueError, "learning_rate"),
+    (
+        "config lr inf",
+        lambda: TrainConfig(hparams={"learning_rate": float("inf")}),
+        ValueError,
+        "learning_rate",
+    ),
     ("config hidden 0", lambda: TrainConfig(hidden=0), ValueError, "hidden"),
     ("config bool size", lambda: TrainConfig(epochs=True), TypeError, "epochs"),
     (
@@ -138,7 +143,7 @@ CLI_BAD = [
     ("convergence_sweep", ["--optimizer", "lbfgs"], "optimizer"),
     ("convergence_sweep", ["--task", "parity"], "task"),
     ("convergence_sweep", ["--seeds", "many"], "--seeds"),
-    ("convergence_sweep", ["--momentum", "1.5"], "momentum"),
+    ("convergence_sweep", ["--hparams", "momentum", "1.5"], "momentum"),
     ("binary_addition", ["--optimizer", "lbfgs"], "optimizer"),
     ("counting_ones", ["--steps", "0"], "--steps"),
     ("next_number", ["--epochs", "0"], "--epochs"),

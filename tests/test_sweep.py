@@ -80,21 +80,18 @@ def test_resume_after_sigkill_equals_uninterrupted(reference, tmp_path):
 
 def test_existing_out_dir_is_not_overwritten_and_config_must_match(tmp_path):
     train = make_train(TINY)
-    run_sweep(train, 4, chunk_size=4, out_dir=tmp_path, config={"a": 1}, progress=False)
+    kw = dict(chunk_size=4, out_dir=tmp_path, progress=False, microbatch=4)
+    run_sweep(train, 4, **kw)
     before = _sha(tmp_path / TABLE)
     with pytest.raises(ValueError, match="already holds a sweep"):
-        run_sweep(train, 4, chunk_size=4, out_dir=tmp_path, config={"a": 1}, progress=False)
+        run_sweep(train, 4, **kw)
     with pytest.raises(ValueError, match="different configuration"):
-        run_sweep(
-            train, 4, chunk_size=4, out_dir=tmp_path, config={"a": 2}, resume=True, progress=False
-        )
+        run_sweep(train, 4, hparams={"learning_rate": 0.1}, resume=True, **kw)
     assert _sha(tmp_path / TABLE) == before
     # resuming a finished sweep changes nothing
-    r = run_sweep(
-        train, 4, chunk_size=4, out_dir=tmp_path, config={"a": 1}, resume=True, progress=False
-    )
+    r = run_sweep(train, 4, resume=True, **kw)
     assert _sha(tmp_path / TABLE) == before
-    assert r["summary"]["seeds"] == 4
+    assert r.summary["seeds"] == 4
 
 
 @pytest.mark.parametrize(

@@ -57,8 +57,20 @@ class Cell(NamedTuple):
       bias_grads: ``bias_grads(params, d_w_x, d_w_rec, sum_d_a_x, sum_d_a_h) -> params``, builds
         the gradient pytree from the contracted weight gradients and the summed pre-activation
         cotangents.
+      params_from: ``params_from(w_x, w_rec, b_x, b_rec) -> params`` from an input-side and a
+        recurrent-side bias, each ``(G*H,)``, as PyTorch keeps them (``b_ih``, ``b_hh``); most
+        cells add them, the GRU keeps the recurrent bias of its candidate gate inside the reset
+        product. Models with two biases (seed 002's adder) build their cell this way.
       tied: ``core_bwd``'s ``d_a_x`` and ``d_a_h`` are always equal (linear, tanh, LSTM; not
         GRU), so the backward stores one of them per step instead of two.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, rnn_jax as rj
+      >>> cell = rj.cells.lstm
+      >>> p = cell.init(jax.random.key(0), in_size=2, hidden_size=4)
+      >>> carry, h = cell.step(p, cell.zero_carry(4), jnp.ones(2))
+      >>> h.shape, jax.tree.map(jnp.shape, carry)
+      ((4,), ((4,), (4,)))
     """
 
     name: str
@@ -70,6 +82,7 @@ class Cell(NamedTuple):
     add_h: Callable[[Carry, Array], Carry]
     zero_carry: Callable[..., Carry]
     bias_grads: Callable[..., Any]
+    params_from: Callable[..., Any]
     tied: bool = False
 
     def step(self, params: Any, carry: Carry, x_t: Array) -> tuple[Carry, Array]:
@@ -90,10 +103,11 @@ class Cell(NamedTuple):
 
 
 class LinearParams(NamedTuple):
-    """``w_x``: (in, H); ``w_rec``: (H, H). No bias (seed 000)."""
+    """``w_x``: (in, H); ``w_rec``: (H, H); ``b``: (H,) or ``None`` (no bias, as in seed 000)."""
 
     w_x: Array
     w_rec: Array
+    b: Array | None = None
 
 
 class TanhParams(NamedTuple):
@@ -162,7 +176,7 @@ def _linear_init(key, in_size, hidden_size, dtype=jnp.float32) -> LinearParams:
 
 
 def _linear_fwd(params, a_x, a_h, carry):
-    h = a_x + a_h
+    h = a_x + a_h if params.b is None else a_x + a_h + params.b
     return h, h, ()
 
 
@@ -172,7 +186,14 @@ def _linear_bwd(params, res, d_carry, d_h):
 
 
 def _linear_grads(params, d_w_x, d_w_rec, sum_d_a_x, sum_d_a_h):
-    return LinearParams(d_w_x, d_w_rec)
+    return LinearParams(d_w_x, d_w_rec, None if params.b is None else sum_d_a_x)
+
+
+def _summed_biases(params_type):
+    def params_from(w_x, w_rec, b_x, b_rec):
+        return params_type(w_x, w_rec, b_x + b_rec)
+
+    return params_from
 
 
 linear = Cell(
@@ -185,9 +206,10 @@ linear = Cell(
     add_h=_add,
     zero_carry=_zero_h,
     bias_grads=_linear_grads,
+    params_from=_summed_biases(LinearParams),
     tied=True,
 )
-"""Linear recurrence (seed 000): ``h_t = x_t W_x + h_{t-1} W_rec``.
+"""Linear recurrence (seed 000): ``h_t = x_t W_x + h_{t-1} W_rec`` (``+ b`` if it has one).
 
 Backward (``δ_t = dL/dh_t`` total, from the output and from step ``t+1``):
 ``dL/dh_{t-1} = δ_t W_recᵀ``, ``dW_x = Σ_t x_tᵀ δ_t``, ``dW_rec = Σ_t h_{t-1}ᵀ δ_t``.
@@ -226,6 +248,7 @@ tanh = Cell(
     add_h=_add,
     zero_carry=_zero_h,
     bias_grads=_tanh_grads,
+    params_from=_summed_biases(TanhParams),
     tied=True,
 )
 """Elman cell (seeds 001, 002): ``h_t = tanh(x_t W_x + h_{t-1} W_rec + b)``.
@@ -298,6 +321,7 @@ lstm = Cell(
     add_h=_lstm_add_h,
     zero_carry=_lstm_zero_carry,
     bias_grads=_lstm_grads,
+    params_from=_summed_biases(LSTMParams),
     tied=True,
 )
 """LSTM as in PyTorch's ``nn.LSTM`` (one bias: PyTorch's ``b_ih + b_hh``). Carry ``(h, c)``::
@@ -349,6 +373,12 @@ def _gru_grads(params, d_w_x, d_w_rec, sum_d_a_x, sum_d_a_h):
     return GRUParams(d_w_x, d_w_rec, sum_d_a_x, sum_d_a_h[2 * hidden :])
 
 
+def _gru_params_from(w_x, w_rec, b_x, b_rec):
+    hidden = w_rec.shape[0]
+    b_rz = jnp.concatenate([b_rec[: 2 * hidden], jnp.zeros((hidden,), b_rec.dtype)])
+    return GRUParams(w_x, w_rec, b_x + b_rz, b_rec[2 * hidden :])
+
+
 gru = Cell(
     name="gru",
     gates=3,
@@ -359,6 +389,7 @@ gru = Cell(
     add_h=_add,
     zero_carry=_zero_h,
     bias_grads=_gru_grads,
+    params_from=_gru_params_from,
 )
 """GRU as in PyTorch's ``nn.GRU`` (``b`` is ``b_ih`` with ``b_hr``, ``b_hz`` folded in)::
 

@@ -102,7 +102,10 @@ def read_csv(path) -> dict[str, np.ndarray]:
         try:
             out[name] = np.array([int(c) for c in col], dtype=np.int64)
         except ValueError:
-            out[name] = np.array([float(c) for c in col], dtype=np.float64)
+            try:
+                out[name] = np.array([float(c) for c in col], dtype=np.float64)
+            except ValueError:
+                out[name] = np.array(col, dtype=str)
     return out
 
 

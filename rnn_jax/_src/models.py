@@ -8,7 +8,7 @@ Every ``apply``/``loss`` takes the options of :func:`rnn_jax.unroll`: ``backward
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -155,11 +155,12 @@ def tagger_loss(params, tokens, targets, *, reduction: str = "sum", **options) -
 class AdderParams(NamedTuple):
     """Seed 002's parameters, each kept separate as there (so optimizers see the same set).
 
-    ``s0`` (H,) learned initial state; ``w_in`` (2, H), ``b_in`` (H,) input projection;
-    ``w_rec`` (H, H), ``b_rec`` (H,) recurrence; ``w_out`` (H, 1), ``b_out`` (1,) readout.
+    ``s0`` learned initial carry (leaves ``(H,)``); ``w_in`` (2, G*H), ``b_in`` (G*H,) input
+    projection; ``w_rec`` (H, G*H), ``b_rec`` (G*H,) recurrence; ``w_out`` (H, 1), ``b_out``
+    (1,) readout. ``G`` is the cell's number of gates (1 for seed 002's tanh cell).
     """
 
-    s0: Array
+    s0: Any
     w_in: Array
     b_in: Array
     w_rec: Array
@@ -168,34 +169,48 @@ class AdderParams(NamedTuple):
     b_out: Array
 
 
-def adder_init(key: Array, hidden: int = 3, dtype=jnp.float32) -> AdderParams:
-    """Seed 002's initialisation: Glorot-uniform weights (``W_rec`` with ``a = sqrt(6/2H)``),
-    zero biases, zero ``S_0``.
+def adder_init(
+    key: Array,
+    hidden: int = 3,
+    dtype=jnp.float32,
+    *,
+    cell: cells.Cell = cells.tanh,
+    init_scale: float | Array = 1.0,
+) -> AdderParams:
+    """Seed 002's initialisation: Glorot-uniform weights (``W_rec`` with ``a = sqrt(6/2H)``,
+    each gate block with its own fans), times ``init_scale``; zero biases, zero ``S_0``.
 
     Example:
       >>> import jax, rnn_jax as rj
       >>> p = rj.models.adder_init(jax.random.key(0), hidden=3)
       >>> p.w_in.shape, p.w_rec.shape, p.w_out.shape
       ((2, 3), (3, 3), (3, 1))
+      >>> rj.models.adder_init(jax.random.key(0), 3, cell=rj.cells.gru).w_rec.shape
+      (3, 9)
     """
     checks.check_key("key", key)
     checks.check_positive_int("hidden", hidden)
+    if not isinstance(cell, cells.Cell):
+        raise TypeError(f"cell must be an rnn_jax Cell, got {type(cell).__name__}")
+    checks.check_range("init_scale", init_scale, low=0, low_open=True)
     k_in, k_rec, k_out = jax.random.split(key, 3)
-    zeros = jnp.zeros((hidden,), dtype)
+    width = cell.gates * hidden
+    scale = jnp.asarray(init_scale, dtype)
+    zeros = jnp.zeros((width,), dtype)
     return AdderParams(
-        s0=zeros,
-        w_in=glorot_uniform(k_in, 2, hidden, (2, hidden), dtype),
+        s0=cell.zero_carry(hidden, dtype),
+        w_in=glorot_uniform(k_in, 2, hidden, (2, width), dtype) * scale,
         b_in=zeros,
-        w_rec=glorot_uniform(k_rec, hidden, hidden, (hidden, hidden), dtype),
+        w_rec=glorot_uniform(k_rec, hidden, hidden, (hidden, width), dtype) * scale,
         b_rec=zeros,
-        w_out=glorot_uniform(k_out, hidden, 1, (hidden, 1), dtype),
+        w_out=glorot_uniform(k_out, hidden, 1, (hidden, 1), dtype) * scale,
         b_out=jnp.zeros((1,), dtype),
     )
 
 
-def _adder_cell(params: AdderParams) -> cells.TanhParams:
-    """The adder's recurrence as the tanh cell (see :func:`adder_apply`)."""
-    return cells.TanhParams(params.w_in, params.w_rec, params.b_in + params.b_rec)
+def _adder_cell(params: AdderParams, cell: cells.Cell):
+    """The adder's recurrence as ``cell``'s parameters (see :func:`adder_apply`)."""
+    return cell.params_from(params.w_in, params.w_rec, params.b_in, params.b_rec)
 
 
 def _adder_readout(params: AdderParams, h: Array) -> Array:
@@ -207,6 +222,7 @@ def adder_apply(
     params: AdderParams,
     xs: Array,
     *,
+    cell: cells.Cell = cells.tanh,
     backward: str = "autodiff",
     layout: str = "BTF",
     scan_unroll: int = 8,
@@ -214,14 +230,15 @@ def adder_apply(
     """Logits of "output bit is 1": inputs ``(B, T, 2)`` -> ``(B, T)`` (``BTF``), or
     ``(T, 2, B)`` -> ``(T, B)`` (``TFB``).
 
-    ``S_k = tanh((x_k W_in + b_in) + S_{k-1} W_rec + b_rec)`` is exactly the tanh cell with
-    ``W_x = W_in`` and ``b = b_in + b_rec`` (so both biases receive the same gradient, as in the
-    seed), started from the learned ``S_0``; ``logit_k = S_k W_out + b_out``.
+    With seed 002's tanh cell, ``S_k = tanh((x_k W_in + b_in) + S_{k-1} W_rec + b_rec)``: the
+    tanh cell with ``W_x = W_in`` and ``b = b_in + b_rec`` (so both biases receive the same
+    gradient, as in the seed), started from the learned ``S_0``; ``logit_k = S_k W_out +
+    b_out``. Any other ``cell`` takes the two biases as PyTorch's (``Cell.params_from``).
     """
     scan_lib.check_options(backward, layout, scan_unroll)
     logits, _ = unroll(
-        cells.tanh,
-        _adder_cell(params),
+        cell,
+        _adder_cell(params, cell),
         _to_tfb(xs, layout, 3, "(batch, time, 2)"),
         params.s0,
         readout=lambda h: _adder_readout(params, h),
@@ -238,7 +255,7 @@ def adder_loss(params, xs, targets, **options) -> Array:
     return losses.sigmoid_binary_cross_entropy(adder_apply(params, xs, **options), targets)
 
 
-def adder_tree_accuracy(params: AdderParams, tree) -> Array:
+def adder_tree_accuracy(params: AdderParams, tree, *, cell: cells.Cell = cells.tanh) -> Array:
     """Fraction of all ``4**bits`` pairs the adder sums exactly (every output bit right).
 
     Evaluated on :func:`rnn_jax.datasets.addition_prefix_tree`: each distinct input prefix is
@@ -246,12 +263,20 @@ def adder_tree_accuracy(params: AdderParams, tree) -> Array:
     bits), and a pair is right when every node on its path is.
     """
     inputs, targets = tree
-    cell_params = _adder_cell(params)
-    h = params.s0[:, None]
+    cell_params = _adder_cell(params, cell)
+    carry = jax.tree.map(lambda c: c[:, None], params.s0)
     ok = jnp.ones((1,), jnp.bool_)
     for x, t in zip(inputs, targets):
-        children = x.shape[-1] // h.shape[-1]
-        h, ok = jnp.repeat(h, children, axis=-1), jnp.repeat(ok, children)
-        _, h = unroll(cells.tanh, cell_params, x[None], h, layout="TFB")
-        ok = ok & ((_adder_readout(params, h) > 0) == (t > 0.5))
+        children = x.shape[-1] // ok.shape[-1]
+        carry = jax.tree.map(lambda c: jnp.repeat(c, children, axis=-1), carry)
+        ok = jnp.repeat(ok, children)
+        logits, carry = unroll(
+            cell,
+            cell_params,
+            x[None],
+            carry,
+            layout="TFB",
+            readout=lambda h: _adder_readout(params, h),
+        )
+        ok = ok & ((logits[0] > 0) == (t > 0.5))
     return jnp.mean(ok.astype(params.w_out.dtype))

@@ -1,9 +1,10 @@
-"""``make_train(config) -> train(key, hparams)``: one pure, jittable training run per key.
+"""``make_train(config) -> train``: one pure, jittable training run per key.
 
-``train`` builds its data and initial parameters from the key, trains with a ``lax.scan`` over
-updates, and returns an :class:`Outcome`. ``jax.vmap(train)(keys)`` is a seed sweep; swept
-hyperparameters (learning rate, momentum, ...) are traced arguments in ``hparams``, so a grid
-is nested ``vmap``s, not recompiles (PureJaxRL's pattern).
+``train(key, hparams) -> Outcome`` builds its data and initial parameters from the key, trains
+with a ``lax.scan`` over updates, and returns an :class:`Outcome`. ``jax.vmap(train)(keys)`` is
+a seed sweep. Every hyperparameter (the optimizer's and the task's) is a traced argument, so a
+grid over them is one compiled function per structure (PureJaxRL's pattern): the structure is
+the config; the hyperparameters are values.
 
 Divergence: an update whose loss or gradient is not finite is not applied; the run is frozen at
 its last finite parameters, flagged ``diverged`` with the step, and never poisons statistics.
@@ -12,59 +13,62 @@ its last finite parameters, flagged ``diverged`` with the step, and never poison
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator, Mapping
+from typing import Annotated, Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
+import tyro
 from jax.flatten_util import ravel_pytree
 
-from rnn_jax._src import checks, datasets, models, optim
+from rnn_jax._src import checks, datasets
+from rnn_jax._src.cells import CELLS
+from rnn_jax._src.optimizers import HPARAM_RANGES, OPTIMIZERS, Optimizer, Range, as_optimizer
 from rnn_jax._src.scan import BACKWARDS
+from rnn_jax._src.tasks import TASKS, Task, as_task
 
 Array = jax.Array
+DTYPES = ("float32", "float64")
 
-TASKS = ("binary_addition", "counting_ones", "next_number")
-RPROP_OPTIMIZERS = {
-    "rprop_seed": "seed",
-    "rprop-": "rprop-",
-    "irprop-": "irprop-",
-    "rprop+": "rprop+",
-    "irprop+": "irprop+",
-}
-OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "rmsprop_nesterov", *RPROP_OPTIMIZERS)
-#: Learning rates for the seed-002 adder (100 updates): each the best of a 200-seed grid on base
-#: seed 0 (README, "How often does seed 002's adder converge?"); the seed's own for
-#: rmsprop_nesterov. Rprop's "learning rate" is its initial step Δ0.
-TUNED_LEARNING_RATES = {
-    "rmsprop_nesterov": 0.05,
-    "rmsprop": 0.1,
-    "adam": 0.1,
-    "momentum": 1.0,
-    "sgd": 3.0,
-}
-#: Hyperparameters that may be traced (vmapped over); the rest of the config is static.
-HPARAMS = ("learning_rate", "momentum", "decay")
+# On the command line these are names; through the API they may also be objects.
+TaskArg = Annotated[str | Task, tyro.conf.arg(constructor=str)]
+OptimizerArg = Annotated[str | Optimizer | Callable, tyro.conf.arg(constructor=str)]
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything static about a training run. Derived sizes are properties, not fields.
+    """Everything static about a training run (its *structure*); derived sizes are
+    properties of :func:`make_train`'s result, not fields.
 
-    Defaults are seed 002's: 2000 pairs of 6-bit numbers, 3 states, RMSprop + Nesterov
+    Defaults are seed 002's: 2000 pairs of 6-bit numbers, 3 tanh states, RMSprop + Nesterov
     (λ = 0.5, lr = 0.05, μ = 0.8, ε = 1e-6), minibatches of 100, 5 epochs = 100 updates.
-    Rprop optimizers always use the full batch (Rprop's sign logic needs exact gradients) for the
-    same number of updates.
+
+    Attributes:
+      task: a name of :data:`rnn_jax.TASKS` or an :class:`rnn_jax.Task`.
+      optimizer: a name of :data:`rnn_jax.OPTIMIZERS`, an :class:`rnn_jax.Optimizer`, or a
+        factory ``hparams -> optax.GradientTransformation``.
+      hparams: values for hyperparameters the optimizer or the task read, overriding their
+        defaults (``{"learning_rate": 0.1}``); a sweep may override them again per run.
+      cell, hidden, bits, length, n_train, n_test: the named tasks' sizes (``cell`` and
+        ``hidden`` for the adder and the tagger; ``bits`` for the adder; ``length`` for the
+        counter and the tagger). A task object carries its own.
+      batch_size: minibatch size; it must divide the training set. Optimizers with
+        ``full_batch`` (Rprop) take the whole set each update, as many updates as minibatches.
+      epochs: passes over the training set.
+      eval_every: updates between evaluations of the accuracy (the loss curve's resolution and
+        ``steps_to_converge``'s); it must divide the number of updates.
+      backward, scan_unroll: passed to :func:`rnn_jax.unroll` by the named tasks.
+      dtype: ``"float32"`` or ``"float64"``. float64 runs with ``jax_enable_x64`` on, in a
+        scope that a sweep opens for its own computations only.
     """
 
-    task: str = "binary_addition"
-    optimizer: str = "rmsprop_nesterov"
+    task: TaskArg = "binary_addition"
+    optimizer: OptimizerArg = "rmsprop_nesterov"
+    hparams: dict[str, float] = dataclasses.field(default_factory=dict)
+    cell: str = "tanh"
     hidden: int = 3
-    learning_rate: float = 0.05
-    momentum: float = 0.8
-    decay: float = 0.5
-    eps: float = 1e-6
     n_train: int = 2000
     batch_size: int = 100
     epochs: int = 5
@@ -77,61 +81,82 @@ class TrainConfig:
     scan_unroll: int = 8
 
     def __post_init__(self):
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if isinstance(self.task, str):
+            TASKS[self.task]  # noqa: B018 - an unknown name is a one-line error
+        if isinstance(self.optimizer, str):
+            OPTIMIZERS[self.optimizer]  # noqa: B018
+        CELLS[self.cell]  # noqa: B018
         if self.backward not in BACKWARDS:
             raise ValueError(f"backward must be one of {BACKWARDS}, got {self.backward!r}")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
         positive = ("hidden", "n_train", "batch_size", "epochs", "length", "n_test", "eval_every")
         for name in (*positive, "scan_unroll"):
             checks.check_positive_int(name, getattr(self, name))
         datasets.check_bits(self.bits, enumerated=True)
-        if self.batch_size > self.n_train:
-            raise ValueError(f"batch_size ({self.batch_size}) must be <= n_train ({self.n_train})")
-        checks.check_range("learning_rate", self.learning_rate, low=0, low_open=True)
-        checks.check_range("momentum", self.momentum, low=0, high=1, high_open=True)
-        checks.check_range("decay", self.decay, low=0, high=1, high_open=True)
-        checks.check_range("eps", self.eps, low=0, low_open=True)
-        if self.steps % self.eval_every:
-            raise ValueError(
-                f"eval_every ({self.eval_every}) must divide the number of updates "
-                f"({self.steps} = epochs * (n_train // batch_size))"
-            )
+        if not isinstance(self.hparams, Mapping):
+            raise TypeError(f"hparams must be a mapping, got {type(self.hparams).__name__}")
+        for k, v in self.hparams.items():
+            if not isinstance(k, str):
+                raise TypeError(f"hparams keys must be strings, got {k!r}")
+            HPARAM_RANGES.get(k, Range()).check(f"hparams[{k!r}]", v)
 
-    @property
-    def batches_per_epoch(self) -> int:
-        return self.n_train // self.batch_size
+    def to_json(self) -> dict:
+        """The config as JSON values; a task or optimizer object is described by its name and
+        a fingerprint of its code (:func:`rnn_jax._src.train.describe`)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["task"], out["optimizer"] = describe(self.task), describe(self.optimizer)
+        out["hparams"] = dict(self.hparams)
+        return out
 
-    @property
-    def steps(self) -> int:
-        """Number of updates."""
-        return self.epochs * self.batches_per_epoch
 
-    @property
-    def full_batch(self) -> bool:
-        return self.optimizer in RPROP_OPTIMIZERS
+def describe(obj):
+    """A name, or ``{"name", "code"}`` for an object: the SHA-256 of the bytecode and constants
+    of every function it holds (what a closure captured is not part of it)."""
+    if isinstance(obj, str):
+        return obj
+    import hashlib
 
-    def hparams(self) -> dict[str, float]:
-        """The traced hyperparameters with this config's values."""
-        return {k: getattr(self, k) for k in HPARAMS}
+    digest = hashlib.sha256()
+
+    def visit(x):
+        code = getattr(x, "__code__", None)
+        if code is not None:
+            digest.update(code.co_code)
+            digest.update(repr(code.co_consts).encode())
+        elif isinstance(x, tuple | list):
+            for y in x:
+                visit(y)
+        elif isinstance(x, Mapping):
+            for k in sorted(x):
+                digest.update(repr((k, x[k] if not callable(x[k]) else None)).encode())
+                visit(x[k])
+
+    visit(obj)
+    return {
+        "name": getattr(obj, "name", getattr(obj, "__name__", type(obj).__name__)),
+        "code": digest.hexdigest()[:16],
+    }
 
 
 class Outcome(NamedTuple):
     """Per-seed result of :func:`make_train`'s ``train``.
 
-    ``converged``: the task's criterion holds at the end (binary addition: all ``4**bits``
-    pairs exact; counting: every test sequence rounds to its count; next number: 100% on
-    held-out sequences) and the run did not diverge. ``steps_to_converge``: first evaluated
-    update count at which it held
-    (-1 if never). ``accuracy``: final fraction of test items exactly right. ``final_loss``: the
-    training loss at the final parameters. ``diverged``/``diverged_step``: a non-finite loss or
-    gradient was met at that update (-1 if never). ``loss_curve``: mean training loss over each
-    block of ``eval_every`` updates. ``params``: the final parameters, where they are evaluated
-    (for RMSprop-Nesterov the seed's ``P``, not the look-ahead point); a sweep keeps only the
-    per-seed numbers (:data:`TABLE_FIELDS`), so XLA never materializes them there.
+    Attributes:
+      converged: the task's criterion holds at the end (binary addition: all ``4**bits`` pairs
+        exact; counting: every test sequence rounds to its count; next number: 100% on
+        held-out sequences) and the run did not diverge.
+      steps_to_converge: the first evaluated update count at which it held (-1 if never).
+      accuracy: the final fraction of test items exactly right.
+      final_loss: the training loss over the whole training set at the final parameters.
+      diverged, diverged_step: a non-finite loss or gradient was met at that update (-1 if
+        never); the run was frozen at its last finite parameters.
+      loss_curve: ``(n_evals,)``, the mean training loss over each block of ``eval_every``
+        updates (updates ``eval_every * (i + 1)``, see :attr:`Train.eval_updates`).
+      accuracy_curve: ``(n_evals,)``, the accuracy after each block.
+      params: the final parameters, where they are evaluated (for RMSprop-Nesterov the seed's
+        ``P``, not the look-ahead point). A sweep keeps only the per-seed numbers
+        (:data:`TABLE_FIELDS`) and the curves, so XLA never materializes them there.
     """
 
     converged: Array
@@ -141,11 +166,16 @@ class Outcome(NamedTuple):
     diverged: Array
     diverged_step: Array
     loss_curve: Array
+    accuracy_curve: Array
     params: Any
 
 
 #: The per-seed numbers of an :class:`Outcome`: the columns of a sweep's table.
-TABLE_FIELDS = tuple(f for f in Outcome._fields if f not in ("loss_curve", "params"))
+TABLE_FIELDS = tuple(
+    f for f in Outcome._fields if f not in ("loss_curve", "accuracy_curve", "params")
+)
+#: The per-seed curves of an :class:`Outcome`.
+CURVE_FIELDS = ("loss_curve", "accuracy_curve")
 
 
 class TrainKeys(NamedTuple):
@@ -161,108 +191,6 @@ def train_keys(key: Array) -> TrainKeys:
     """Splits a run's key as :func:`make_train`'s ``train`` does, so that a script can rebuild
     a seed's initial parameters or data."""
     return TrainKeys(*jax.random.split(key, 3))
-
-
-def _same_layout(xs, ts):
-    return xs, ts
-
-
-def _feature_major(xs, ts):
-    """Batch-major ``(..., B, T, F)`` inputs and ``(..., B, T)`` targets -> ``(..., T, F, B)``
-    and ``(..., T, B)``: the layout the models compute in (``layout="TFB"``)."""
-    return jnp.moveaxis(xs, -3, -1), jnp.swapaxes(ts, -1, -2)
-
-
-class Task(NamedTuple):
-    """``data`` gives batch-major ``(xs, ts)``; ``layout`` rearranges stacks of them once per
-    run (leading axes kept) into what ``loss`` takes. ``test_data`` gives what ``accuracy``
-    takes."""
-
-    init: Callable[[Array], Any]
-    data: Callable[[Array], tuple[Array, Array]]
-    test_data: Callable[[Array], tuple[Any, Any]]
-    loss: Callable[..., Array]
-    accuracy: Callable[[Any, Array, Array], Array]
-    layout: Callable[[Array, Array], tuple[Array, Array]] = _same_layout
-
-
-def make_task(config: TrainConfig) -> Task:
-    """The model, data and criterion of ``config.task``."""
-    dtype = jnp.dtype(config.dtype)
-    if config.task == "binary_addition":
-        return Task(
-            init=lambda key: models.adder_init(key, config.hidden, dtype),
-            data=lambda key: datasets.binary_addition(key, config.n_train, config.bits, dtype),
-            # All 4**bits pairs, as a prefix tree (each distinct prefix evaluated once).
-            test_data=lambda key: datasets.addition_prefix_tree(config.bits, dtype),
-            loss=lambda p, x, t, *, backward: models.adder_loss(
-                p, x, t, backward=backward, layout="TFB", scan_unroll=config.scan_unroll
-            ),
-            accuracy=lambda params, xs, ts: models.adder_tree_accuracy(params, (xs, ts)),
-            layout=_feature_major,
-        )
-    if config.task == "counting_ones":
-
-        def init(key):
-            w = jax.random.uniform(key, (2,), dtype, -2.0, 2.0)
-            return models.counter_init(w[0], w[1], dtype)
-
-        def accuracy(params, xs, ts):
-            out = models.counter_apply(params, xs, scan_unroll=config.scan_unroll)
-            return jnp.mean((jnp.round(out) == ts).astype(dtype))
-
-        return Task(
-            init=init,
-            data=lambda key: datasets.counting_ones(key, config.n_train, config.length, dtype),
-            test_data=lambda key: datasets.counting_ones(key, config.n_test, config.length, dtype),
-            loss=lambda p, x, t, *, backward: models.counter_loss(
-                p, x, t, backward=backward, scan_unroll=config.scan_unroll
-            ),
-            accuracy=accuracy,
-        )
-    # next_number
-
-    def accuracy(params, xs, ts):
-        logits = models.tagger_apply(params, xs, scan_unroll=config.scan_unroll)
-        pred = jnp.argmax(logits, axis=-1).astype(ts.dtype)
-        return jnp.mean((pred == ts).astype(dtype))
-
-    def loss(params, xs, ts, *, backward):
-        return models.tagger_loss(
-            params, xs, ts, backward=backward, reduction="mean", scan_unroll=config.scan_unroll
-        )
-
-    return Task(
-        init=lambda key: models.tagger_init(key, 3, config.hidden, dtype=dtype),
-        data=lambda key: datasets.next_number(key, config.n_train, config.length),
-        test_data=lambda key: datasets.next_number(key, config.n_test, config.length),
-        loss=loss,
-        accuracy=accuracy,
-    )
-
-
-def make_optimizer(config: TrainConfig, hparams: dict[str, Any]) -> optax.GradientTransformation:
-    """The optimizer named in ``config``, with (possibly traced) ``hparams``."""
-    lr, mu, decay = hparams["learning_rate"], hparams["momentum"], hparams["decay"]
-    name = config.optimizer
-    if name == "sgd":
-        return optax.sgd(lr)
-    if name == "momentum":
-        return optax.sgd(lr, momentum=mu)
-    if name == "adam":
-        return optax.adam(lr)
-    if name == "rmsprop":
-        return optax.rmsprop(lr, decay=decay, eps=config.eps, eps_in_sqrt=True)
-    if name == "rmsprop_nesterov":
-        return optim.rmsprop_nesterov(lr, decay=decay, eps=config.eps, momentum=mu)
-    return optim.rprop(lr, variant=RPROP_OPTIMIZERS[name])
-
-
-def eval_params(config: TrainConfig, params, opt_state):
-    """Parameters to evaluate: for RMSprop-Nesterov the seed's ``P``, not the look-ahead."""
-    if config.optimizer == "rmsprop_nesterov":
-        return optim.rmsprop_nesterov_params(params, opt_state)
-    return params
 
 
 def _all_finite(tree) -> Array:
@@ -312,41 +240,231 @@ def fit(loss_fn: Callable, params, optimizer, steps: int, *batch):
     return carry[0], history
 
 
-def make_train(config: TrainConfig):
-    """Returns ``train(key, hparams=None) -> Outcome``, pure and jittable; ``hparams``
-    overrides :data:`HPARAMS` (traced)."""
-    task = make_task(config)
-    n_batches = 1 if config.full_batch else config.batches_per_epoch
-    batch = config.n_train if config.full_batch else config.batch_size
-    n_evals = config.steps // config.eval_every
+class _Reads(Mapping):
+    """The hyperparameters as a factory sees them while :class:`Train` probes which keys it
+    reads: known keys give their (traced) values, unknown keys a traced stand-in."""
 
-    def train(key: Array, hparams: dict[str, Any] | None = None):
-        hp = config.hparams()
+    def __init__(self, values: Mapping[str, Any], stand_in):
+        self._values, self._stand_in, self.read = values, stand_in, set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return self._values.get(key, self._stand_in)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+class Train:
+    """One training run as a pure function of a key: ``train(key, hparams=None) -> Outcome``.
+
+    Made by :func:`make_train`, which checks everything it can before any compile. Call it
+    under ``jax.jit``/``jax.vmap`` (a seed sweep is ``jax.vmap(train)(keys)``), or give it to
+    :func:`rnn_jax.run_sweep`.
+
+    Attributes:
+      config: the :class:`TrainConfig`.
+      task: the :class:`rnn_jax.Task` trained.
+      optimizer: the :class:`rnn_jax.Optimizer` it trains with.
+      hparams: every hyperparameter the optimizer and the task read, with the value a run
+        uses when ``hparams`` does not override it.
+      dtype: the floating dtype of the parameters (``config.dtype``, checked).
+      n_train, batch_size, batches, steps, n_evals: the training set's size, the samples per
+        update, the minibatches per epoch, the number of updates and of evaluations.
+      eval_updates: ``(n_evals,)``, the update count after each evaluation.
+    """
+
+    def __init__(self, config: TrainConfig):
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be an rnn_jax.TrainConfig, got {type(config).__name__}")
+        self.config = config
+        self.optimizer = as_optimizer(config.optimizer)
+        self.task = as_task(config.task, config)
+        self.dtype = jnp.dtype(config.dtype)
+        with self.precision():
+            self._probe()
+
+    def precision(self):
+        """A context in which this run's dtype is available: ``jax.enable_x64`` on for
+        float64, off for float32 (so a float32 run never depends on the global setting).
+        :func:`rnn_jax.run_sweep` enters it for you; call ``train`` directly inside it."""
+        return jax.enable_x64(self.dtype == jnp.float64)
+
+    # ------------------------------------------------------------------ checks, before compiling
+
+    def _probe(self) -> None:
+        config, task, opt = self.config, self.task, self.optimizer
+        defaults = {**task.hparams, **opt.hparams}
+        key = jax.random.key(0)
+        # Which keys does each side read? Call them on traced stand-ins (nothing compiles).
+        names = sorted(set(defaults) | set(config.hparams))
+        spec = {k: jax.ShapeDtypeStruct((), self.dtype) for k in [*names, "\0"]}
+        reads = {}
+
+        def probe_optimizer(hp):
+            reads["optimizer"] = r = _Reads(hp, hp["\0"])
+            try:
+                made = opt.factory(r)
+            except Exception as e:  # noqa: BLE001 - a user factory: report, one line
+                raise ValueError(
+                    f"optimizer {opt.name!r}: its factory failed: {_one_line(e)}"
+                ) from None
+            if not isinstance(made, optax.GradientTransformation):
+                raise TypeError(
+                    f"optimizer {opt.name!r}: its factory must return an "
+                    f"optax.GradientTransformation, got {type(made).__name__}"
+                )
+            return 0
+
+        def probe_task(hp):
+            reads["task"] = r = _Reads(hp, hp["\0"])
+            try:
+                return task.init(key, r)
+            except Exception as e:  # noqa: BLE001
+                raise ValueError(f"task {task.name!r}: init failed: {_one_line(e)}") from None
+
+        jax.eval_shape(probe_optimizer, spec)
+        params = jax.eval_shape(probe_task, spec)
+        read = reads["optimizer"].read | reads["task"].read
+        unknown = sorted(set(config.hparams) - read)
+        if unknown:
+            raise ValueError(
+                f"hparams {unknown} are read by neither the optimizer {opt.name!r} nor the task "
+                f"{task.name!r}; they read {sorted(read)}"
+            )
+        missing = sorted(read - set(defaults) - set(config.hparams))
+        if missing:
+            raise ValueError(
+                f"the optimizer {opt.name!r} or the task {task.name!r} reads {missing} but no "
+                "value is given: set TrainConfig(hparams={...}) or Optimizer(hparams={...})"
+            )
+        self.hparams = {k: float(config.hparams.get(k, defaults.get(k))) for k in sorted(read)}
+        self.check_hparams(self.hparams)
+
+        leaves = jax.tree.leaves(params)
+        if not leaves or any(not jnp.issubdtype(p.dtype, jnp.floating) for p in leaves):
+            raise TypeError(f"task {task.name!r}: init must return a pytree of float arrays")
+        got = {p.dtype for p in leaves}
+        if got != {self.dtype}:
+            raise TypeError(
+                f"dtype {config.dtype} was asked for, but task {task.name!r} makes parameters "
+                f"of dtype {sorted(str(d) for d in got)}"
+            )
+
+        try:
+            xs, ts = jax.eval_shape(task.data, key)
+        except Exception as e:  # noqa: BLE001
+            raise ValueError(f"task {task.name!r}: data failed: {_one_line(e)}") from None
+        if not xs.shape or not ts.shape or xs.shape[0] != ts.shape[0]:
+            raise ValueError(
+                f"task {task.name!r}: data must return (xs, ts) with one leading sample axis, "
+                f"got shapes {xs.shape} and {ts.shape}"
+            )
+        self.n_train = n = xs.shape[0]
+        if config.batch_size > n:
+            raise ValueError(
+                f"batch_size ({config.batch_size}) must be <= the {n} training samples"
+            )
+        if n % config.batch_size:
+            raise ValueError(
+                f"batch_size ({config.batch_size}) must divide the {n} training samples "
+                f"(else {n % config.batch_size} would be dropped every epoch)"
+            )
+        self.batches = n // config.batch_size
+        self.batch_size = n if opt.full_batch else config.batch_size
+        self.steps = config.epochs * self.batches
+        if self.steps % config.eval_every:
+            raise ValueError(
+                f"eval_every ({config.eval_every}) must divide the number of updates "
+                f"({self.steps} = epochs * (n_train // batch_size))"
+            )
+        self.n_evals = self.steps // config.eval_every
+        self.eval_updates = config.eval_every * np.arange(1, self.n_evals + 1)
+
+        # Does the loss fit the model and one minibatch? (A cell/task mismatch shows here.)
+        def probe_loss(params, xs, ts):
+            batch = lambda a: a[: self.batch_size][None]  # noqa: E731
+            xb, tb = task.layout(batch(xs), batch(ts))
+            return task.loss(params, xb[0], tb[0])
+
+        try:
+            out = jax.eval_shape(probe_loss, params, xs, ts)
+        except Exception as e:  # noqa: BLE001
+            raise ValueError(
+                f"task {task.name!r}: loss failed on a minibatch: {_one_line(e)}"
+            ) from None
+        if out.shape != ():
+            raise ValueError(
+                f"task {task.name!r}: loss must return a scalar, got shape {out.shape}"
+            )
+
+    def check_hparams(self, hparams: Mapping[str, Any]) -> dict[str, float]:
+        """Every hyperparameter's value for a run that overrides ``hparams`` (concrete numbers,
+        or arrays of them for a grid); raises ``ValueError`` naming a key that nothing reads or
+        a value that is not finite or out of range (learning_rate > 0, momentum, decay, b1 and
+        b2 in [0, 1), eps > 0, ...)."""
+        unknown = sorted(set(hparams) - set(self.hparams))
+        if unknown:
+            raise ValueError(
+                f"hparams {unknown} are read by neither the optimizer {self.optimizer.name!r} "
+                f"nor the task {self.task.name!r}; they read {sorted(self.hparams)}"
+            )
+        full = {**self.hparams, **hparams}
+        for k, v in full.items():
+            rng = self.optimizer.ranges.get(k, HPARAM_RANGES.get(k, Range()))
+            for x in np.ravel(np.asarray(v, dtype=float)):
+                rng.check(k, float(x))
+        return full
+
+    # ------------------------------------------------------------------ the run
+
+    def __call__(self, key: Array, hparams: Mapping[str, Any] | None = None) -> Outcome:
+        """Trains one seed from ``key``; ``hparams`` overrides :attr:`hparams` (traced values
+        are fine: that is how a grid avoids recompiling)."""
+        config, task = self.config, self.task
+        if self.dtype == jnp.float64 and not jax.config.jax_enable_x64:
+            raise RuntimeError(
+                "this run is float64 but jax_enable_x64 is off: call it inside "
+                "`with train.precision():` (rnn_jax.run_sweep does)"
+            )
         if hparams:
-            unknown = set(hparams) - set(HPARAMS)
+            unknown = sorted(set(hparams) - set(self.hparams))
             if unknown:
-                raise ValueError(f"hparams may only hold {HPARAMS}, got {sorted(unknown)}")
-            hp.update(hparams)
+                raise ValueError(
+                    f"hparams {unknown} are read by neither the optimizer nor the task; "
+                    f"they read {sorted(self.hparams)}"
+                )
+        hp = {k: jnp.asarray(v, self.dtype) for k, v in {**self.hparams, **(hparams or {})}.items()}
         k_init, k_data, k_test = train_keys(key)
         # The optimizer and the divergence guard see the parameters as one flat vector: every
         # optimizer here is elementwise, so the numbers are the same, and each of their steps
         # is one operation instead of one per parameter array (fewer, larger XLA loops).
-        params, unravel = ravel_pytree(task.init(k_init))
+        params, unravel = ravel_pytree(task.init(k_init, hp))
         xs, ts = task.data(k_data)
-        xs_test, ts_test = task.test_data(k_test)
+        test = task.test_data(k_test)
+        n_batches, batch = (
+            (1, self.n_train) if self.optimizer.full_batch else (self.batches, self.batch_size)
+        )
         # Disjoint minibatches in a fixed order (seed 002 slices without shuffling).
         xs_b, ts_b = task.layout(
-            xs[: n_batches * batch].reshape((n_batches, batch) + xs.shape[1:]),
-            ts[: n_batches * batch].reshape((n_batches, batch) + ts.shape[1:]),
+            xs.reshape((n_batches, batch) + xs.shape[1:]),
+            ts.reshape((n_batches, batch) + ts.shape[1:]),
         )
-        opt = make_optimizer(config, hp)
-        loss_fn = lambda p, x, t: task.loss(unravel(p), x, t, backward=config.backward)  # noqa: E731
+        opt = optax.with_extra_args_support(self.optimizer.factory(hp))
+        eval_params = self.optimizer.eval_params or (lambda params, state: params)
+        loss_fn = lambda p, x, t: task.loss(unravel(p), x, t)  # noqa: E731
         value_and_grad = jax.value_and_grad(loss_fn)
 
         def update(carry, step):
-            # The minibatch travels in the loop carry, sliced one update ahead: XLA:CPU fuses
-            # a dynamic-slice into every consumer and re-reads its index per element, which
-            # stops the loops vectorizing (2x slower); a carried array is a plain buffer.
+            # The minibatch travels in the loop carry, sliced one update ahead (see
+            # docs/performance.md: a dynamic-slice fused into a loop stops it vectorizing).
             state, (x, t) = carry
             state, loss = guarded_update(opt, value_and_grad, state, step, x, t)
             i = (step + 1) % n_batches
@@ -356,17 +474,19 @@ def make_train(config: TrainConfig):
             steps = block_index * config.eval_every + jnp.arange(config.eval_every, dtype=jnp.int32)
             carry, losses = jax.lax.scan(update, carry, steps)
             params, opt_state = carry[0][0], carry[0][1]
-            acc = task.accuracy(unravel(eval_params(config, params, opt_state)), xs_test, ts_test)
-            return carry, (jnp.nanmean(losses), acc)
+            acc = task.accuracy(unravel(eval_params(params, opt_state)), test)
+            return carry, (jnp.nanmean(losses), jnp.asarray(acc, self.dtype))
 
         state0 = (params, opt.init(params), jnp.array(False), jnp.array(-1, jnp.int32))
         carry0 = (state0, (xs_b[0], ts_b[0]))
-        carry, (curve, accs) = jax.lax.scan(block, carry0, jnp.arange(n_evals, dtype=jnp.int32))
+        carry, (curve, accs) = jax.lax.scan(
+            block, carry0, jnp.arange(self.n_evals, dtype=jnp.int32)
+        )
         params, opt_state, diverged, diverged_step = carry[0]
-        final = eval_params(config, params, opt_state)
-        solved = accs >= 1.0
+        final = eval_params(params, opt_state)
+        solved = accs >= task.criterion
         first = jnp.argmax(solved)
-        outcome = Outcome(
+        return Outcome(
             converged=solved[-1] & ~diverged,
             steps_to_converge=jnp.where(jnp.any(solved), (first + 1) * config.eval_every, -1),
             accuracy=accs[-1],
@@ -374,8 +494,28 @@ def make_train(config: TrainConfig):
             diverged=diverged,
             diverged_step=diverged_step,
             loss_curve=curve,
+            accuracy_curve=accs,
             params=unravel(final),
         )
-        return outcome
 
-    return train
+
+def make_train(config: TrainConfig) -> Train:
+    """The training run ``config`` describes, as ``train(key, hparams=None) -> Outcome``.
+
+    Resolves the task and optimizer (names or your own objects), finds which hyperparameters
+    they read and checks every value, the data's and the loss's shapes and the parameters'
+    dtype, all before anything compiles; each problem is a one-line ``ValueError`` or
+    ``TypeError`` naming what is wrong.
+
+    Example:
+      >>> import jax, rnn_jax as rj
+      >>> train = rj.make_train(rj.TrainConfig(optimizer="adam", n_train=200, epochs=2,
+      ...                                      eval_every=4, bits=3))
+      >>> train.hparams
+      {'b1': 0.9, 'b2': 0.999, 'eps': 1e-08, 'init_scale': 1.0, 'learning_rate': 0.1}
+      >>> keys = jax.random.split(jax.random.key(0), 8)
+      >>> outcomes = jax.jit(jax.vmap(train))(keys)
+      >>> outcomes.accuracy.shape, outcomes.loss_curve.shape
+      ((8,), (8, 1))
+    """
+    return Train(config)
