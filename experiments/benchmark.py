@@ -22,7 +22,6 @@ import dataclasses
 import os
 import platform
 import statistics
-import sys
 import time
 
 import jax
@@ -30,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import rnn_jax as rj
-from rnn_jax import Sweep, TrainConfig, io, make_train, reference, seed_keys, use_cpu_cores
+from rnn_jax import Sweep, TrainConfig, cli, io, make_train, reference, seed_keys, use_cpu_cores
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,11 +119,10 @@ def cell_timing(name: str, hidden: int, steps: int, batch: int, repeats: int) ->
 
 
 def main(argv=None) -> dict:
-    args = io.cli(Args, argv, description=__doc__.split("\n\n")[0])
+    args = cli.parse(Args, argv, description=__doc__.split("\n\n")[0])
     use_cpu_cores()  # one device per core: the sweep shards its seeds over them
     if args.seeds < 1 or args.numpy_seeds < 1 or args.repeats < 1:
-        print("error: --seeds, --numpy-seeds and --repeats must be >= 1", file=sys.stderr)
-        raise SystemExit(2)
+        raise ValueError("--seeds, --numpy-seeds and --repeats must be >= 1")
     # (a) first, before JAX starts its backends: once started, several CPU devices' thread
     # pools slow a NumPy loop in the same process down by half (33 -> 51 ms per seed here).
     np_times = [_numpy_seed(i) for i in range(args.numpy_seeds)]
@@ -176,4 +174,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    cli.script(main)

@@ -16,17 +16,14 @@ overlapping windows shifted by one sample, which we take to be a slip.
 from __future__ import annotations
 
 import dataclasses
-import sys
+from pathlib import Path
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
-jax.config.update("jax_enable_x64", True)  # for the float64 gradient check; training is float32
-
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-import rnn_jax as rj  # noqa: E402
-from rnn_jax import datasets, io, models, plots  # noqa: E402
+import rnn_jax as rj
+from rnn_jax import cli, datasets, io, models, plots
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,11 +31,15 @@ class Args:
     """Seed 002 reproduced, with a convergence count and length generalisation."""
 
     out: str | None = None
+    compile_cache: cli.CompileCache = cli.CompileCache()
+    """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
+    resume: bool = False
+    """reuse the results in --out if this exact run (same arguments and code) is complete."""
     seed: int = 0
     candidates: int = 16
     """seeds trained at once; the first converged one is shown."""
     train: rj.TrainConfig = rj.TrainConfig(eval_every=1)
-    """seed 002's run (flags --optimizer, --learning-rate, --hidden, --epochs, --n-train, ...);
+    """seed 002's run (flags --optimizer, --hparams, --hidden, --epochs, --n-train, ...);
     the loss is recorded after every update (eval_every is set to 1)."""
     test_bits: tuple[int, ...] = (8, 16, 32, 64)
     n_long: int = 1000
@@ -68,23 +69,41 @@ def layout(a: int, b: int, t_bits, y_bits) -> str:
     )
 
 
+@jax.jit
+def exact_sums(params, xs, ts):
+    """Fraction of the sums whose every bit is right (jitted: one compile per shape)."""
+    return jnp.mean(jnp.all((models.adder_apply(params, xs) > 0) == (ts > 0.5), -1))
+
+
 def main(argv=None) -> dict:
-    args = io.cli(Args, argv, description=__doc__.split("\n\n")[0])
+    args = cli.parse(Args, argv, description=__doc__.split("\n\n")[0])
     if args.candidates < 1 or args.n_long < 1:
-        print("error: --candidates and --n-long must be >= 1", file=sys.stderr)
-        raise SystemExit(2)
+        raise ValueError("--candidates and --n-long must be >= 1")
     cfg = dataclasses.replace(args.train, eval_every=1)
-    out = io.run_dir(args.out, "binary_addition", cfg.optimizer)
+    out = cli.out_folder(args.out, Path("results") / "binary_addition" / str(cfg.optimizer))
+    with cli.run_folder(out, "binary_addition", args, args.resume) as folder:
+        metrics = folder.saved_json("metrics.json")
+        if metrics is None:
+            metrics = run(args, cfg, out)
+            folder.commit({"metrics.json": io.json_bytes(metrics)}, seeds=0)
+    report(metrics, args, out)
+    return metrics
+
+
+def run(args: Args, cfg: rj.TrainConfig, out: Path) -> dict:
+    train = rj.make_train(cfg)
     keys = jax.random.wrap_key_data(rj.seed_keys(args.seed, np.arange(args.candidates)))
-    outcome = jax.jit(jax.vmap(rj.make_train(cfg)))(keys)
+    with train.precision():  # the config's dtype (float32), whatever the global setting
+        outcome = jax.jit(jax.vmap(train))(keys)
     converged = np.asarray(outcome.converged)
     pick = int(np.argmax(converged)) if converged.any() else 0
     params = jax.tree.map(lambda a: a[pick], outcome.params)
 
-    run = rj.train_keys(keys[pick])  # the shown seed's starting point and data
-    xs, ts = datasets.binary_addition(run.data, cfg.n_train, cfg.bits)
-    p_init = models.adder_init(run.init, cfg.hidden)
-    grad_err = gradient_check(p_init, xs, ts)
+    seed_keys = rj.train_keys(keys[pick])  # the shown seed's starting point and data
+    xs, ts = datasets.binary_addition(seed_keys.data, cfg.n_train, cfg.bits)
+    p_init = models.adder_init(seed_keys.init, cfg.hidden)
+    with jax.enable_x64(True):  # the gradient check is float64, in this scope only
+        grad_err = gradient_check(p_init, xs, ts)
 
     # Five test sums in the seed's layout.
     k_test = jax.random.fold_in(jax.random.key(args.seed), 10_000)
@@ -95,13 +114,11 @@ def main(argv=None) -> dict:
         layout(int(a), int(b), np.asarray(t5[i]).astype(int), y5[i]) for i, (a, b) in enumerate(ab)
     ]
 
-    x_all, t_all = datasets.all_addition_pairs(cfg.bits)
-    acc_all = float(jnp.mean(jnp.all((models.adder_apply(params, x_all) > 0) == (t_all > 0.5), -1)))
+    acc_all = float(exact_sums(params, *datasets.all_addition_pairs(cfg.bits)))
     lengths = {}
     for i, bits in enumerate(args.test_bits):
         xl, tl = datasets.long_addition(jax.random.fold_in(k_test, i + 1), args.n_long, bits)
-        ok = jnp.all((models.adder_apply(params, xl) > 0) == (tl > 0.5), -1)
-        lengths[str(bits)] = float(jnp.mean(ok))
+        lengths[str(bits)] = float(exact_sums(params, xl, tl))
 
     curve = np.asarray(outcome.loss_curve[pick])
     plots.curve_figure(
@@ -109,18 +126,22 @@ def main(argv=None) -> dict:
         out / "cost.png",
         "minibatch update",
         "cost (BCE)",
-        title=f"Seed 002: cost per minibatch ({cfg.optimizer})",
+        title=f"Seed 002: cost per minibatch ({train.optimizer.name})",
     )
-    plots.curve_figure(
-        {"accuracy": np.array([lengths[str(b)] for b in args.test_bits])},
+    bits_axis = [cfg.bits, *args.test_bits]
+    plots.xy_figure(
+        bits_axis,
+        [acc_all, *(lengths[str(b)] for b in args.test_bits)],
         out / "length_generalisation.png",
-        "operand bits " + str(list(args.test_bits)),
-        "exact sums",
-        logy=False,
-        title="Trained on 6-bit sums, tested on longer ones",
+        "operand length (bits)",
+        "fraction of sums exactly right",
+        title=f"Trained on {cfg.bits}-bit sums (seed index {pick}); exact on all "
+        f"{4**cfg.bits} {cfg.bits}-bit pairs\nand on {args.n_long} random sums per longer length",
+        logx=True,
     )
-    metrics = {
-        "config": dataclasses.asdict(cfg),
+    return {
+        "config": cfg.to_json(),
+        "hparams": train.hparams,
         "candidates": args.candidates,
         "converged_candidates": int(converged.sum()),
         "shown_seed_index": pick,
@@ -132,23 +153,26 @@ def main(argv=None) -> dict:
         "length_generalisation_accuracy": lengths,
         "examples": examples,
     }
-    io.write_json(out / "config.json", args)
-    io.write_json(out / "metrics.json", metrics)
+
+
+def report(metrics: dict, args: Args, out: Path) -> None:
+    pick, bits = metrics["shown_seed_index"], metrics["config"]["bits"]
     print(
         f"gradient check (hand BPTT vs central differences, float64): max relative error "
-        f"{grad_err:.2e}"
+        f"{metrics['gradient_check_max_relative_error']:.2e}"
     )
     print(
-        f"{int(converged.sum())}/{args.candidates} seeds converged; showing seed index {pick}"
-        f" ({'converged' if converged[pick] else 'did not converge'}), final cost "
-        f"{curve[-1]:.4f}"
+        f"{metrics['converged_candidates']}/{args.candidates} seeds converged; showing seed "
+        f"index {pick} ({'converged' if metrics['shown_converged'] else 'did not converge'}), "
+        f"final cost {metrics['final_cost']:.4f}"
     )
-    print("\n\n".join(examples))
-    print(f"\naccuracy over all {4**cfg.bits} pairs of {cfg.bits}-bit numbers: {acc_all:.2%}")
+    print("\n\n".join(metrics["examples"]))
+    acc = metrics["accuracy_all_pairs"]
+    print(f"\naccuracy over all {4**bits} pairs of {bits}-bit numbers: {acc:.2%}")
+    lengths = metrics["length_generalisation_accuracy"]
     print("length generalisation: " + ", ".join(f"{b}-bit {a:.1%}" for b, a in lengths.items()))
     print(f"-> {out}")
-    return metrics
 
 
 if __name__ == "__main__":
-    main()
+    cli.script(main)

@@ -7,23 +7,26 @@ One configuration::
 
 writes ``DIR/config.json``, ``DIR/per_seed.csv`` (one row per seed, with the hyperparameters'
 values), ``DIR/curves.npz`` (loss and accuracy against the update count) and
-``DIR/metrics.json``. ``--resume`` continues an interrupted sweep in the same ``--out``.
+``DIR/metrics.json``, and the figures ``DIR/loss.png`` (median and 10-90% band of the
+loss curves, converged and failed seeds apart) and ``DIR/ecdf.png`` (updates to converge).
+``--resume`` continues an interrupted sweep in the same ``--out``.
 
 A grid: ``--grid-optimizers`` x ``--grid-hidden`` (each a compiled structure) x the traced
 values of ``--grid KEY=V1,V2,...`` (any hyperparameter the optimizer or task reads; one compile
 per structure for all of them). Each point is saved in ``OUT/<optimizer>_h<hidden>/<point>/``;
 ``OUT/per_seed.csv`` is the tidy table of every seed at every point, ``OUT/grid.csv`` and
-``OUT/grid.md`` one row per point, ``OUT/grid.png`` the rates with 95% intervals.
+``OUT/grid.md`` one row per point (each compared with the first, paired over the shared
+seeds), ``OUT/grid.png`` the rates with 95% intervals (against the traced axis when there is
+one) and ``OUT/heatmap.png`` the rate over that axis x ``--grid-hidden``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 
 import rnn_jax as rj
-from rnn_jax import io, plots, stats
+from rnn_jax import cli, io, plots, stats
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,13 +39,18 @@ class Args:
     seed: int = 0
     chunk_size: int = 1000
     out: str | None = None
+    compile_cache: cli.CompileCache = cli.CompileCache()
+    """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
+    processes: cli.Processes = cli.Processes()
+    """--coordinator HOST:PORT --num-processes N --process-id I: one sweep over several
+    processes (README, "Several machines")."""
     resume: bool = False
     progress: bool = True
-    grid_optimizers: tuple[str, ...] = ()
+    grid_optimizers: tuple[str, ...] | None = None
     """a grid over these optimizers (default: --optimizer only)."""
-    grid_hidden: tuple[int, ...] = ()
+    grid_hidden: tuple[int, ...] | None = None
     """a grid over these hidden sizes (default: --hidden only)."""
-    grid: tuple[str, ...] = ()
+    grid: tuple[str, ...] | None = None
     """traced grid axes, each KEY=V1,V2,... (e.g. learning_rate=0.01,0.03,0.1)."""
 
 
@@ -60,10 +68,6 @@ def parse_grid(specs: tuple[str, ...]) -> dict[str, list[float]]:
     return grid
 
 
-def summary_metrics(train: rj.Train, result: rj.SweepResult) -> dict:
-    return {"config": train.config.to_json(), "hparams": result.hparams, **result.summary}
-
-
 def sweep_one(args: Args, out: Path) -> dict:
     train = rj.make_train(args.train)
     result = rj.run_sweep(
@@ -75,9 +79,16 @@ def sweep_one(args: Args, out: Path) -> dict:
         resume=args.resume,
         progress=args.progress,
     )
-    metrics = summary_metrics(train, result)
-    io.write_json(out / "metrics.json", metrics)
-    return metrics
+    what = f"{train.task.name} / {train.optimizer.name}, {args.seeds} seeds"
+    plots.loss_bands_figure(result.curves["update"], result.curves["loss"],
+                            result.table["converged"], out / "loss.png",
+                            title=f"{what}: training loss (median, 10-90% of seeds)")  # fmt: skip
+    plots.ecdf_figure({train.optimizer.name: (result.table["steps_to_converge"],
+                                              result.table["converged"])},
+                      train.steps, out / "ecdf.png",
+                      title=f"{what}: updates to converge (evaluated every "
+                            f"{train.config.eval_every})")  # fmt: skip
+    return {"hparams": result.hparams, **result.summary}
 
 
 def _fmt_rate(m: dict) -> str:
@@ -85,10 +96,44 @@ def _fmt_rate(m: dict) -> str:
     return f"{m['rate']:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
+def _csv_value(v):
+    return float("nan") if v is None else v
+
+
+def grid_figures(rows: list[dict], axes: dict, out: Path, what: str) -> list[str]:
+    """grid.png: rate against the one traced axis (one line per optimizer and hidden size,
+    95% bands), or the rates as points when there is none; heatmap.png: rate over that axis x
+    hidden size when both vary."""
+    names = ["grid.png"]
+    groups = {(r["optimizer"], r["hidden"]) for r in rows}
+    for r in rows:
+        r["setting"] = f"{r['optimizer']} H={r['hidden']}"
+    if len(axes) == 1:
+        (x,) = axes
+        plots.rate_curve_figure(rows, out / "grid.png", x=x, group="setting",
+                                title=f"{what}: convergence rate (95% Wilson bands)")  # fmt: skip
+        hiddens = {r["hidden"] for r in rows}
+        if len(hiddens) > 1 and len({r["optimizer"] for r in rows}) == 1:
+            plots.heatmap_figure(rows, out / "heatmap.png", x=x, y="hidden",
+                                 title=f"{what}: convergence rate [95% CI]")  # fmt: skip
+            names.append("heatmap.png")
+    elif len(groups) > 1 and not axes and len({r["optimizer"] for r in rows}) == 1:
+        title = f"{what}: convergence rate (95% Wilson bands)"
+        plots.rate_curve_figure(
+            rows, out / "grid.png", x="hidden", group="optimizer", logx=False, title=title
+        )
+    else:
+        labelled = [{**r, "optimizer": r["setting"]} for r in rows]
+        plots.rates_figure(labelled, out / "grid.png", title=f"{what}: convergence rate")
+    for r in rows:
+        del r["setting"]
+    return names
+
+
 def run_grid(args: Args, out: Path) -> list[dict]:
     optimizers = args.grid_optimizers or (args.train.optimizer,)
     hiddens = args.grid_hidden or (args.train.hidden,)
-    axes = parse_grid(args.grid)
+    axes = parse_grid(args.grid or ())
     structures = [
         rj.make_train(dataclasses.replace(args.train, optimizer=o, hidden=h))
         for o in optimizers
@@ -97,75 +142,92 @@ def run_grid(args: Args, out: Path) -> list[dict]:
     for train in structures:
         for point in rj.grid_points(axes or [{}]):
             train.check_hparams(point)
-    rows, tidy = [], []
-    for train in structures:
-        opt, hidden = train.optimizer.name, train.config.hidden
-        results = rj.run_grid(
-            train,
-            args.seeds,
-            axes or [{}],
-            base_seed=args.seed,
-            chunk_size=args.chunk_size,
-            out_dir=out / f"{opt}_h{hidden}",
-            resume=args.resume,
-            progress=args.progress,
-        )
-        for r in results:
-            io.write_json(r.out_dir / "metrics.json", summary_metrics(train, r))
-            row = stats.table_row(r.summary, optimizer=opt, hidden=hidden, **r.hparams)
-            rows.append({**row, "seeds_per_second": r.summary["seeds_per_second"] or 0.0})
-            n = len(r.table["seed"])
-            tidy.append({"optimizer": [opt] * n, "hidden": [hidden] * n, **r.table})
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    io.write_csv(out / "grid.csv", {k: [r.get(k, float("nan")) for r in rows] for k in keys})
-    hp_keys = sorted({k for r in rows for k in r} & {k for t in structures for k in t.hparams})
-    outcome = [k for k in tidy[0] if k not in ("optimizer", "hidden", "seed", *hp_keys)]
-    tidy_keys = ["optimizer", "hidden", "seed", *hp_keys, *outcome]
-    io.write_csv(
-        out / "per_seed.csv",
-        {
+    with cli.run_folder(out, "convergence_grid", args, args.resume) as folder:
+        rows, tidy, outcomes = [], [], []
+        for train in structures:
+            opt, hidden = train.optimizer.name, train.config.hidden
+            results = rj.run_grid(
+                train,
+                args.seeds,
+                axes or [{}],
+                base_seed=args.seed,
+                chunk_size=args.chunk_size,
+                out_dir=out / f"{opt}_h{hidden}",
+                resume=args.resume,
+                progress=args.progress,
+            )
+            for r in results:
+                outcomes.append(r.table["converged"])
+                row = stats.table_row(r.summary, optimizer=opt, hidden=hidden, **r.hparams)
+                rows.append({**row, "seeds_per_second": r.summary["seeds_per_second"] or 0.0})
+                n = len(r.table["seed"])
+                tidy.append({"optimizer": [opt] * n, "hidden": [hidden] * n, **r.table})
+        hp_keys = sorted({k for t in structures for k in t.hparams})
+        outcome = [k for k in tidy[0] if k not in ("optimizer", "hidden", "seed", *hp_keys)]
+        tidy_keys = ["optimizer", "hidden", "seed", *hp_keys, *outcome]
+        per_seed = {
             k: [v for t in tidy for v in t.get(k, [float("nan")] * len(t["seed"]))]
             for k in tidy_keys
-        },
-    )
-    lines = [
-        "| optimizer | hidden | hyperparameters | converged / seeds | rate [95% CI] | diverged |",
-        "|---|---:|---|---:|---|---:|",
-    ]
-    for r in rows:
-        m = {"rate": r["rate"], "ci95": [r["ci_low"], r["ci_high"]]}
-        hp = ", ".join(f"{k} {r[k]:g}" for k in axes) or "defaults"
-        lines.append(
-            f"| {r['optimizer']} | {r['hidden']} | {hp} | "
-            f"{r['converged']} / {r['seeds']} | {_fmt_rate(m)} | {r['diverged']} |"
+        }
+        # Every point ran on the same seeds (same base seed): compare each with the first,
+        # paired, with Holm's correction over the comparisons.
+        paired = stats.compare_to_baseline(dict(enumerate(outcomes)), 0)
+        for i, r in enumerate(rows):
+            d = paired.get(i)
+            r["vs_first"] = None if d is None else d["difference"]
+            r["vs_first_ci_low"], r["vs_first_ci_high"] = (None, None) if d is None else d["ci95"]
+            r["vs_first_p_holm"] = None if d is None else d["p_holm"]
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        grid_csv = {k: [_csv_value(r.get(k)) for r in rows] for k in keys}
+        head = (
+            "| optimizer | hidden | hyperparameters | converged / seeds | rate [95% CI] | "
+            "diverged | vs first row [95% CI, paired] | p (McNemar, Holm) | only it / only first |"
         )
-    (out / "grid.md").write_text("\n".join(lines) + "\n")
-    plots.rates_figure(
-        rows,
-        out / "grid.png",
-        title=f"{structures[0].task.name}: convergence rate, {args.seeds} seeds each "
-        "(95% Wilson CIs)",
-    )
+        lines = [head, "|---|---:|---|---:|---|---:|---|---:|---:|"]
+        for i, r in enumerate(rows):
+            m = {"rate": r["rate"], "ci95": [r["ci_low"], r["ci_high"]]}
+            hp = ", ".join(f"{k} {r[k]:g}" for k in axes) or "defaults"
+            d = paired.get(i)
+            versus = (
+                "(baseline) | | "
+                if d is None
+                else f"{d['difference']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}] | "
+                f"{d['p_holm']:.2g} | {d['only_a']} / {d['only_b']}"
+            )
+            lines.append(
+                f"| {r['optimizer']} | {r['hidden']} | {hp} | "
+                f"{r['converged']} / {r['seeds']} | {_fmt_rate(m)} | {r['diverged']} | {versus} |"
+            )
+        lines += ["", f"All points share the same {args.seeds} seeds (base seed {args.seed})."]
+        folder.commit(
+            {
+                "grid.csv": io.csv_bytes(grid_csv),
+                "per_seed.csv": io.csv_bytes(per_seed),
+                "grid.md": ("\n".join(lines) + "\n").encode(),
+            },
+            seeds=sum(len(t["seed"]) for t in tidy),
+        )
+        grid_figures(rows, axes, out, f"{structures[0].task.name}, {args.seeds} seeds")
     print("\n".join(lines))
     return rows
 
 
 def main(argv=None) -> dict | list:
-    args = io.cli(Args, argv, description=__doc__.split("\n\n")[0])
+    args = cli.parse(Args, argv, description=__doc__.split("\n\n")[0])
     rj.use_cpu_cores()  # one device per core: the sweep shards its seeds over them
-    try:
-        for o in args.grid_optimizers:
-            rj.OPTIMIZERS[o]  # noqa: B018 - an unknown name is a one-line error
-        cfg = args.train
-        grid = bool(args.grid_optimizers or args.grid_hidden or args.grid)
-        name = "grid" if grid else f"{cfg.optimizer}_h{cfg.hidden}"
-        out = io.run_dir(args.out, f"convergence_{cfg.task}", name)
-        if grid:
-            return run_grid(args, out)
-        m = sweep_one(args, out)
-    except (ValueError, TypeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+    for flag in ("grid_optimizers", "grid_hidden", "grid"):
+        if getattr(args, flag) == ():
+            raise ValueError(f"--{flag.replace('_', '-')} needs at least one value")
+    for o in args.grid_optimizers or ():
+        if o not in rj.OPTIMIZERS:
+            raise ValueError(f"--grid-optimizers: {o!r} is not one of {sorted(rj.OPTIMIZERS)}")
+    cfg = args.train
+    grid = any(g is not None for g in (args.grid_optimizers, args.grid_hidden, args.grid))
+    name = "grid" if grid else f"{cfg.optimizer}_h{cfg.hidden}"
+    out = cli.out_folder(args.out, Path("results") / f"convergence_{cfg.task}" / name)
+    if grid:
+        return run_grid(args, out)
+    m = sweep_one(args, out)
     lo, hi = m["ci95"]
     sps = m["seeds_per_second"]
     hp = ", ".join(f"{k} {v:g}" for k, v in m["hparams"].items())
@@ -180,4 +242,4 @@ def main(argv=None) -> dict | list:
 
 
 if __name__ == "__main__":
-    main()
+    cli.script(main)

@@ -12,23 +12,16 @@ counter on sequences 10 and 100 times longer than it was trained on.
 from __future__ import annotations
 
 import dataclasses
-import sys
+from pathlib import Path
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from matplotlib.colors import LogNorm
 
-jax.config.update("jax_enable_x64", True)
-
-import jax.numpy as jnp  # noqa: E402
-import matplotlib  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
-
-import rnn_jax as rj  # noqa: E402
-from rnn_jax import datasets, io, models  # noqa: E402
+import rnn_jax as rj
+from rnn_jax import cli, datasets, io, models, plots
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +29,10 @@ class Args:
     """Seed 000 reproduced and extended."""
 
     out: str | None = None
+    compile_cache: cli.CompileCache = cli.CompileCache()
+    """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
+    resume: bool = False
+    """reuse the results in --out if this exact run (same arguments and code) is complete."""
     seed: int = 0
     steps: int = 500
     delta0: float = 0.001
@@ -121,7 +118,7 @@ def loss_surface(X, T, n: int, lo=(-3.0, -3.0), hi=(3.0, 3.0)):
 def figures(result: dict, args: Args, out) -> None:
     X, T = jnp.asarray(datasets.SEED000_X), jnp.asarray(datasets.SEED000_T)
     WX, WR, L = loss_surface(X, T, args.grid)
-    fig, ax = plt.subplots(figsize=(6.5, 5.2))
+    fig, ax = plots.subplots((6.5, 5.2))
     c = ax.pcolormesh(WX, WR, np.maximum(L, 1e-8), norm=LogNorm(), cmap="viridis", shading="auto")
     fig.colorbar(c, ax=ax, label="MSE (log scale)")
     for name, (_, hist) in result["_runs"].items():
@@ -135,9 +132,7 @@ def figures(result: dict, args: Args, out) -> None:
     ax.set_ylabel("w_rec")
     ax.set_title("Seed 000: loss surface and optimizer paths", fontsize=10)
     ax.legend(fontsize=6, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(out / "loss_surface.png", dpi=110)
-    plt.close(fig)
+    plots.save(fig, out / "loss_surface.png")
 
     # Gradient magnitude along w_rec at w_x = 1: explodes past |w_rec| > 1 (~ w_rec^T).
     wr = np.linspace(-2.0, 2.0, 401)
@@ -145,29 +140,21 @@ def figures(result: dict, args: Args, out) -> None:
         jnp.asarray(wr)
     )
     mag = np.sqrt(np.asarray(g.w_x[:, 0, 0]) ** 2 + np.asarray(g.w_rec[:, 0, 0]) ** 2)
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = plots.subplots((6, 3.6))
     ax.semilogy(wr, np.maximum(mag, 1e-12))
     ax.axvline(1.0, color="grey", ls=":")
     ax.axvline(-1.0, color="grey", ls=":")
     ax.set_xlabel("w_rec (w_x = 1)")
     ax.set_ylabel("|dL/dw|")
     ax.set_title("Gradient explodes past |w_rec| > 1 (10 steps: ~|w_rec|^9)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out / "gradient_explosion.png", dpi=110)
-    plt.close(fig)
+    plots.save(fig, out / "gradient_explosion.png")
 
 
-def main(argv=None) -> dict:
-    args = io.cli(Args, argv, description=__doc__.split("\n\n")[0])
-    if args.steps < 1 or args.grid < 2 or args.delta0 <= 0:
-        print("error: --steps >= 1, --grid >= 2 and --delta0 > 0 required", file=sys.stderr)
-        raise SystemExit(2)
-    out = io.run_dir(args.out, "counting_ones", "default")
-    result = run(args)
-    figures(result, args, out)
-    metrics = {k: v for k, v in result.items() if not k.startswith("_")}
-    io.write_json(out / "config.json", args)
-    io.write_json(out / "metrics.json", metrics)
+def _g(x) -> str:
+    return "inf" if x is None else f"{x:.3g}"  # JSON has no inf: saved as null
+
+
+def report(metrics: dict, out: Path) -> None:
     fw = metrics["final_weights"]
     print(
         f"seed rule: w_x = {fw['w_x']:.4f}, w_rec = {fw['w_rec']:.4f}; test sequence "
@@ -175,17 +162,34 @@ def main(argv=None) -> dict:
     )
     for name, s in metrics["optimizers"].items():
         status = f"diverged at step {s['diverged_step']}" if s["diverged"] else "finite"
-        print(f"  {name:>18}: final loss {s['final_loss']:.3g} ({status})")
+        loss = "inf" if s["final_loss"] is None else f"{s['final_loss']:.3g}"  # JSON null: inf
+        print(f"  {name:>18}: final loss {loss} ({status})")
     print("length generalisation (mean |error|, exact after rounding):")
     for name, per in metrics["length_generalisation"].items():
         cells = ", ".join(
-            f"T={n}: {s['mean_abs_error']:.3g} / {s['exact_after_rounding']:.0%}"
+            f"T={n}: {_g(s['mean_abs_error'])} / {s['exact_after_rounding']:.0%}"
             for n, s in per.items()
         )
         print(f"  {name:>18}: {cells}")
     print(f"-> {out}")
+
+
+def main(argv=None) -> dict:
+    args = cli.parse(Args, argv, description=__doc__.split("\n\n")[0])
+    if args.steps < 1 or args.grid < 2 or args.delta0 <= 0:
+        raise ValueError("--steps >= 1, --grid >= 2 and --delta0 > 0 required")
+    out = cli.out_folder(args.out, Path("results") / "counting_ones" / "default")
+    with cli.run_folder(out, "counting_ones", args, args.resume) as folder:
+        metrics = folder.saved_json("metrics.json")
+        if metrics is None:
+            with jax.enable_x64(True):  # the seed's numbers, in float64, for this run only
+                result = run(args)
+                figures(result, args, out)
+            metrics = {k: v for k, v in result.items() if not k.startswith("_")}
+            folder.commit({"metrics.json": io.json_bytes(metrics)}, seeds=0)
+    report(metrics, out)
     return metrics
 
 
 if __name__ == "__main__":
-    main()
+    cli.script(main)

@@ -5,9 +5,11 @@
    ``OUT/counting_ones``, ``OUT/next_number``, ``OUT/binary_addition``.
 2. Binary addition over ``--seeds`` random seeds for the seed's optimizer and the others in
    ``--optimizers``: convergence rate with 95% Wilson interval, divergence, median updates to
-   converge, and each rate's difference from the seed's optimizer (Newcombe interval).
+   converge, and each rate's difference from the seed's optimizer, paired over the shared
+   seeds (Newcombe's paired interval, exact McNemar test, Holm's correction).
 
-Writes ``OUT/summary.md``, ``OUT/metrics.json`` and ``OUT/rates.png`` and prints the table.
+Writes ``OUT/summary.md``, ``OUT/metrics.json``, ``OUT/rates.png``, ``OUT/ecdf.png`` and
+``OUT/loss_rmsprop_nesterov.png`` and prints the table.
 
     python experiments/study.py            # OUT = results/study
 """
@@ -20,7 +22,17 @@ import sys
 import time
 from pathlib import Path
 
-from rnn_jax import OPTIMIZERS, TrainConfig, io, make_train, plots, run_sweep, stats, use_cpu_cores
+from rnn_jax import (
+    OPTIMIZERS,
+    TrainConfig,
+    cli,
+    io,
+    make_train,
+    plots,
+    run_sweep,
+    stats,
+    use_cpu_cores,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -30,12 +42,23 @@ class Args:
     """Reproduce the seeds, then the 1000-seed convergence study of seed 002."""
 
     out: str | None = None
+    compile_cache: cli.CompileCache = cli.CompileCache()
+    """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
+    processes: cli.Processes = cli.Processes()
+    """--coordinator HOST:PORT --num-processes N --process-id I: one sweep over several
+    processes (README, "Several machines")."""
     seeds: int = 1000
     seed: int = 1
     """base seed 1: the learning rates were chosen on base seed 0 (no reuse of those seeds)."""
     optimizers: tuple[str, ...] = ("rmsprop_nesterov", "rmsprop", "adam", "momentum", "sgd")
     chunk_size: int = 1000
+    eval_every: int = 5
+    """updates between evaluations: the resolution of updates-to-converge (ecdf.png) and of
+    the loss curves; whether a seed converged does not depend on it."""
     skip_reproductions: bool = False
+    resume: bool = False
+    """continue an interrupted study in --out (same arguments and code); finished parts are
+    reused, after their files are verified."""
     progress: bool = True
 
 
@@ -49,18 +72,22 @@ def _experiment(name: str):
     return mod
 
 
-def reproductions(out: Path) -> dict:
+def reproductions(out: Path, args: Args) -> dict:
     res = {}
+    cache = args.compile_cache
+    cache_flags = ["--no-cache"] if not cache.cache else ["--cache-dir", str(cache.folder())]
     for name in ("counting_ones", "next_number", "binary_addition"):
         print(f"\n=== {name} ===", flush=True)
-        res[name] = _experiment(name).main(["--out", str(out / name)])
+        flags = ["--out", str(out / name), *cache_flags] + (["--resume"] if args.resume else [])
+        res[name] = _experiment(name).main(flags)
     return res
 
 
-def convergence(args: Args, out: Path) -> list[dict]:
-    rows = []
+def convergence(args: Args, out: Path) -> tuple[list[dict], dict]:
+    rows, results = [], {}
     for opt in args.optimizers:
-        train = make_train(TrainConfig(optimizer=opt))  # the registry's tuned defaults
+        config = TrainConfig(optimizer=opt, eval_every=args.eval_every)
+        train = make_train(config)  # the registry's tuned defaults
         lr = train.hparams["learning_rate"]
         print(f"\n{opt} (lr {lr:g}), {args.seeds} seeds", file=sys.stderr)
         t0 = time.perf_counter()
@@ -70,81 +97,121 @@ def convergence(args: Args, out: Path) -> list[dict]:
             base_seed=args.seed,
             chunk_size=args.chunk_size,
             out_dir=out / "sweeps" / opt,
-            resume=True,
+            resume=args.resume,
             progress=args.progress,
         )
-        s = r.summary
-        io.write_json(out / "sweeps" / opt / "metrics.json", {"hparams": r.hparams, **s})
-        row = stats.table_row(s, optimizer=opt, hidden=train.config.hidden, learning_rate=lr)
+        results[opt] = r
+        row = stats.table_row(r.summary, optimizer=opt, hidden=config.hidden, learning_rate=lr)
         rows.append({**row, "seconds": time.perf_counter() - t0})
-    base = rows[0]
+    # The seeds are shared: seed i has the same data and initial network for every optimizer.
+    base = args.optimizers[0]
+    paired = stats.compare_to_baseline(
+        {o: results[o].table["converged"] for o in args.optimizers}, base
+    )
     for r in rows:
-        r["vs_first"] = stats.rate_difference(
-            r["converged"], r["seeds"], base["converged"], base["seeds"]
-        )
-    return rows
+        r["vs_first"] = paired.get(r["optimizer"])
+    return rows, results
 
 
 def table(rows: list[dict]) -> str:
     first = rows[0]["optimizer"]
     lines = [
         f"| optimizer | lr | converged | rate [95% CI] | diverged | median updates | "
-        f"vs {first} [95% CI] |",
-        "|---|---:|---:|---|---:|---:|---|",
+        f"vs {first}: difference [95% CI, paired] | p (McNemar, Holm) | seeds only it / only "
+        f"{first} |",
+        "|---|---:|---:|---|---:|---:|---|---:|---:|",
     ]
     for r in rows:
         d = r["vs_first"]
         ms = "-" if r["median_steps"] < 0 else f"{r['median_steps']:.0f}"
+        versus = (
+            "(baseline) | | "
+            if d is None
+            else f"{d['difference']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}] | "
+            f"{_p(d['p_holm'])} | {d['only_a']} / {d['only_b']}"
+        )
         lines.append(
             f"| {r['optimizer']} | {r['learning_rate']:g} | {r['converged']}/{r['seeds']} | "
             f"{r['rate']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['diverged']} | {ms} | "
-            f"{d['difference']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}] |"
+            f"{versus} |"
         )
     return "\n".join(lines)
 
 
-def main(argv=None) -> dict:
-    args = io.cli(Args, argv, description=__doc__.split("\n\n")[0])
-    use_cpu_cores()  # one device per core: the sweep shards its seeds over them
-    bad = [o for o in args.optimizers if o not in OPTIMIZERS]
-    if bad or not args.optimizers or args.seeds < 1:
-        print(
-            f"error: --optimizers must be non-empty names from {OPTIMIZERS} (got {bad}) and "
-            f"--seeds >= 1",
-            file=sys.stderr,
-        )
-        raise SystemExit(2)
-    out = io.run_dir(args.out, "study", "")
-    t0 = time.perf_counter()
-    repro = {} if args.skip_reproductions else reproductions(out)
-    rows = convergence(args, out)
-    md = table(rows)
+def _p(p: float) -> str:
+    return f"{p:.2g}" if p >= 1e-4 else "<1e-4"
+
+
+def figures(rows: list[dict], results: dict, out: Path, args: Args) -> list[str]:
+    """rates.png (points with 95% intervals), ecdf.png (updates to converge), and the loss
+    bands of the tutorial's optimizer (loss_<optimizer>.png)."""
+    n = args.seeds
     plots.rates_figure(
         rows,
         out / "rates.png",
-        title=f"Binary addition (seed 002 setting): "
-        f"convergence over {args.seeds} seeds, 95% Wilson intervals",
+        title=f"Binary addition (seed 002 setting): convergence over {n} shared seeds",
     )
-    header = (
-        "Binary addition, seed 002's setting (2000 pairs, 3 states, minibatches of 100, "
-        "5 epochs = 100 updates); converged = all 4096 pairs of 6-bit numbers exact.\n\n"
+    first = results[args.optimizers[0]]
+    budget = int(first.curves["update"][-1])
+    plots.ecdf_figure(
+        {o: (r.table["steps_to_converge"], r.table["converged"]) for o, r in results.items()},
+        budget,
+        out / "ecdf.png",
+        title=f"Updates to converge (evaluated every {args.eval_every} updates), {n} seeds",
     )
-    (out / "summary.md").write_text(header + md + "\n")
-    metrics = {
-        "reproductions": {
-            k: {kk: vv for kk, vv in v.items() if kk != "examples"} for k, v in repro.items()
-        },
-        "convergence": rows,
-        "wall_seconds": time.perf_counter() - t0,
-    }
-    io.write_json(out / "config.json", args)
-    io.write_json(out / "metrics.json", metrics)
+    name = f"loss_{args.optimizers[0]}.png"
+    plots.loss_bands_figure(
+        first.curves["update"],
+        first.curves["loss"],
+        first.table["converged"],
+        out / name,
+        title=f"{args.optimizers[0]}: mean minibatch loss per evaluation block, {n} seeds",
+        ylabel="training loss (BCE)",
+    )
+    return ["rates.png", "ecdf.png", name]
+
+
+def main(argv=None) -> dict:
+    args = cli.parse(Args, argv, description=__doc__.split("\n\n")[0])
+    use_cpu_cores()  # one device per core: the sweep shards its seeds over them
+    if not args.optimizers or args.seeds < 1:
+        raise ValueError("--optimizers must name at least one optimizer and --seeds be >= 1")
+    for o in args.optimizers:
+        if o not in OPTIMIZERS:
+            raise ValueError(f"--optimizers: {o!r} is not one of {sorted(OPTIMIZERS)}")
+    out = cli.out_folder(args.out, Path("results") / "study")
+    t0 = time.perf_counter()
+    with cli.run_folder(out, "study", args, args.resume) as folder:
+        io.real_folder(out / "sweeps")
+        repro = {} if args.skip_reproductions else reproductions(out, args)
+        rows, results = convergence(args, out)
+        md = table(rows)
+        names = figures(rows, results, out, args)
+        header = (
+            f"Binary addition, seed 002's setting (2000 pairs, 3 states, minibatches of 100, "
+            f"5 epochs = 100 updates), {args.seeds} seeds (base seed {args.seed}) shared by "
+            "every optimizer; converged = all 4096 pairs of 6-bit numbers exact. Rates with "
+            "Wilson 95% intervals; differences paired over the shared seeds (Newcombe 1998, "
+            "method 10) with exact McNemar p-values, Holm-adjusted over the comparisons.\n\n"
+        )
+        metrics = {
+            "reproductions": {
+                k: {kk: vv for kk, vv in v.items() if kk != "examples"} for k, v in repro.items()
+            },
+            "convergence": rows,
+            "wall_seconds": time.perf_counter() - t0,
+        }
+        folder.commit(
+            {"summary.md": (header + md + "\n").encode(), "metrics.json": io.json_bytes(metrics)},
+            seeds=sum(r["seeds"] for r in rows),
+        )
     print("\n" + header + md)
     print(
-        f"\nfiles: {out}/summary.md, metrics.json, rates.png; total {metrics['wall_seconds']:.0f}s"
+        f"\nfiles: {out}/summary.md, metrics.json, {', '.join(names)}; "
+        f"total {metrics['wall_seconds']:.0f}s"
     )
     return metrics
 
 
 if __name__ == "__main__":
-    main()
+    cli.script(main)

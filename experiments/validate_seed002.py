@@ -13,10 +13,11 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from rnn_jax import TrainConfig, io, make_train, reference, run_sweep, stats, use_cpu_cores
+from rnn_jax import TrainConfig, cli, io, make_train, reference, run_sweep, stats, use_cpu_cores
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +25,10 @@ class Args:
     """Seed 002's NumPy loop vs the JAX sweep, same configuration."""
 
     out: str | None = None
+    compile_cache: cli.CompileCache = cli.CompileCache()
+    """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
+    resume: bool = False
+    """continue or reuse the run in --out (same arguments and code)."""
     seed: int = 0
     numpy_seeds: int = 300
     sweep_seeds: int = 1000
@@ -49,19 +54,28 @@ def numpy_rate(n: int, seed: int, overlapping: bool, progress: bool) -> tuple[in
 
 
 def main(argv=None) -> dict:
-    args = io.cli(Args, argv, description=__doc__.split("\n\n")[0])
+    args = cli.parse(Args, argv, description=__doc__.split("\n\n")[0])
     use_cpu_cores()  # one device per core: the sweep shards its seeds over them
     if args.numpy_seeds < 1 or args.sweep_seeds < 1:
-        print("error: --numpy-seeds and --sweep-seeds must be >= 1", file=sys.stderr)
-        raise SystemExit(2)
-    out = io.run_dir(args.out, "validate_seed002", "default")
+        raise ValueError("--numpy-seeds and --sweep-seeds must be >= 1")
+    out = cli.out_folder(args.out, Path("results") / "validate_seed002" / "default")
+    with cli.run_folder(out, "validate_seed002", args, args.resume) as folder:
+        metrics = folder.saved_json("metrics.json")
+        if metrics is None:
+            metrics = run(args, out)
+            folder.commit({"metrics.json": io.json_bytes(metrics)}, seeds=0)
+    report(metrics, args, out)
+    return metrics
+
+
+def run(args: Args, out: Path) -> dict:
     k_np, sec_np = numpy_rate(args.numpy_seeds, args.seed, args.overlapping, args.progress)
-    cfg = TrainConfig()
     sweep = run_sweep(
-        make_train(cfg),
+        make_train(TrainConfig()),
         args.sweep_seeds,
         base_seed=args.seed,
-        chunk_size=min(1000, args.sweep_seeds),
+        out_dir=out / "sweep",
+        resume=args.resume,
         progress=args.progress,
     )
     s = sweep.summary
@@ -80,23 +94,26 @@ def main(argv=None) -> dict:
         "difference_sweep_minus_numpy": diff,
         "agree": not diff["significant"],
     }
-    io.write_json(out / "config.json", args)
-    io.write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def report(metrics: dict, args: Args, out: Path) -> None:
+    n, s = metrics["numpy_seed_loop"], metrics["jax_sweep"]
+    lo, hi = n["ci95"]
     print(
-        f"NumPy seed loop: {k_np}/{args.numpy_seeds} = {k_np / args.numpy_seeds:.3f} "
-        f"[{lo:.3f}, {hi:.3f}]  ({sec_np * 1e3:.0f} ms/seed)"
+        f"NumPy seed loop: {n['converged']}/{n['seeds']} = {n['rate']:.3f} "
+        f"[{lo:.3f}, {hi:.3f}]  ({n['seconds_per_seed'] * 1e3:.0f} ms/seed)"
     )
     print(
         f"JAX sweep:       {s['converged']}/{s['seeds']} = {s['rate']:.3f} "
         f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]"
     )
-    d = diff
+    d = metrics["difference_sweep_minus_numpy"]
     print(
         f"difference {d['difference']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]: "
         f"{'agree' if metrics['agree'] else 'DISAGREE'} at 95% -> {out}"
     )
-    return metrics
 
 
 if __name__ == "__main__":
-    main()
+    cli.script(main)

@@ -3,11 +3,13 @@ RMSprop-Nesterov as optax transformations, and convergence studies over many see
 
 Public modules: :mod:`rnn_jax.cells`, :mod:`rnn_jax.models`, :mod:`rnn_jax.datasets`,
 :mod:`rnn_jax.tasks`, :mod:`rnn_jax.losses`, :mod:`rnn_jax.stats`, :mod:`rnn_jax.plots`,
-:mod:`rnn_jax.io`, :mod:`rnn_jax.reference`. Everything else is re-exported here; the
-implementations live in the private package ``rnn_jax._src``.
+:mod:`rnn_jax.io`, :mod:`rnn_jax.cli`, :mod:`rnn_jax.reference`, :mod:`rnn_jax.sweep`
+(sweeps, also over several processes: :func:`rnn_jax.sweep.initialize`). Everything else is
+re-exported here; the implementations live in the private package ``rnn_jax._src``.
 """
 
 from rnn_jax import cells as cells
+from rnn_jax import cli as cli
 from rnn_jax import datasets as datasets
 from rnn_jax import io as io
 from rnn_jax import losses as losses
@@ -15,6 +17,7 @@ from rnn_jax import models as models
 from rnn_jax import plots as plots
 from rnn_jax import reference as reference
 from rnn_jax import stats as stats
+from rnn_jax import sweep as sweep
 from rnn_jax import tasks as tasks
 from rnn_jax._src.bptt import BPTTGrads as BPTTGrads
 from rnn_jax._src.bptt import bptt as bptt
@@ -35,6 +38,7 @@ from rnn_jax._src.optimizers import Optimizer as Optimizer
 from rnn_jax._src.sweep import Sweep as Sweep
 from rnn_jax._src.sweep import SweepResult as SweepResult
 from rnn_jax._src.sweep import grid_points as grid_points
+from rnn_jax._src.sweep import load_sweep as load_sweep
 from rnn_jax._src.sweep import run_grid as run_grid
 from rnn_jax._src.sweep import run_sweep as run_sweep
 from rnn_jax._src.sweep import seed_keys as seed_keys
@@ -72,10 +76,12 @@ __all__ = [
     "bptt",
     "cells",
     "check_grad",
+    "cli",
     "datasets",
     "fit",
     "grid_points",
     "io",
+    "load_sweep",
     "losses",
     "make_train",
     "models",

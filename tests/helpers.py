@@ -1,5 +1,8 @@
 """Small helpers shared by the tests."""
 
+import logging
+import re
+
 import jax
 import jax.numpy as jnp
 
@@ -31,26 +34,59 @@ def max_rel_err(a, b):
     return float(rj.relative_error(a, b))
 
 
+class _NameHandler(logging.Handler):
+    def __init__(self, names):
+        super().__init__(logging.DEBUG)
+        self.names = names
+
+    def emit(self, record):
+        m = re.match(r"Compiling jit\((\w+)\)", record.getMessage())
+        if m:
+            self.names.append(m.group(1))
+
+
 class CompileCounter:
-    """Counts XLA backend compilations while active (``jax.monitoring`` events)."""
+    """Counts executables built while active (``jax.monitoring`` events): XLA backend
+    compilations plus loads from the persistent compilation cache (the test suite shares one
+    across its workers, so a program compiled elsewhere is loaded, not compiled). ``compiled``
+    and ``loaded`` count each kind."""
 
     _active: list = []
 
     def __init__(self):
-        self.count = 0
+        self.compiled = 0
+        self.loaded = 0
+        self.names: list[str] = []  # the jitted functions built, e.g. "local" (a Sweep's)
+        self._handler = _NameHandler(self.names)
+        self._log_compiles = jax.log_compiles(True)
+
+    @property
+    def count(self) -> int:
+        return self.compiled + self.loaded
 
     def __enter__(self):
         CompileCounter._active.append(self)
+        self._log_compiles.__enter__()
+        logging.getLogger("jax._src.interpreters.pxla").addHandler(self._handler)
         return self
 
     def __exit__(self, *exc):
         CompileCounter._active.remove(self)
+        logging.getLogger("jax._src.interpreters.pxla").removeHandler(self._handler)
+        self._log_compiles.__exit__(*exc)
 
     @staticmethod
     def _listen(event, duration, **kwargs):
         if event == "/jax/core/compile/backend_compile_duration":
             for counter in CompileCounter._active:
-                counter.count += 1
+                counter.compiled += 1
+
+    @staticmethod
+    def _listen_hits(event, **kwargs):
+        if event == "/jax/compilation_cache/cache_hits":
+            for counter in CompileCounter._active:
+                counter.loaded += 1
 
 
 jax.monitoring.register_event_duration_secs_listener(CompileCounter._listen)
+jax.monitoring.register_event_listener(CompileCounter._listen_hits)

@@ -142,3 +142,26 @@ def test_benchmark_tiny_run_writes_its_table(tmp_path):
         assert saved["sweep"][label]["peak_bytes_per_1000_seeds"] > 0
     cell = saved["cells"][0]
     assert cell["speedup"] == pytest.approx(cell["autodiff"] / cell["bptt"])
+
+
+def test_compare_pairs_sweeps_on_shared_seeds_and_notes_when_they_are_not(tmp_path, capsys):
+    import dataclasses as dc
+
+    from rnn_jax import make_train, run_sweep, stats
+    from tests.sweep_config import TINY
+
+    def sweep(name, optimizer, base_seed):
+        train = make_train(dc.replace(TINY, optimizer=optimizer, dtype="float32"))
+        return run_sweep(train, 12, base_seed=base_seed, out_dir=tmp_path / name,
+                         progress=False, microbatch=4)  # fmt: skip
+
+    base, adam, other = sweep("base", "sgd", 0), sweep("adam", "momentum", 0), sweep("s7", "sgd", 7)
+    rows = _load("compare").main([str(tmp_path / n) for n in ("base", "adam", "s7")])
+    text = capsys.readouterr().out
+    paired, unpaired = rows
+    want = stats.paired_difference(adam.table["converged"], base.table["converged"])
+    assert paired["paired"] and paired["ci95"] == want["ci95"] and paired["n"] == 12
+    assert paired["p_holm"] == want["p_value"]  # one paired comparison: Holm changes nothing
+    assert not unpaired["paired"] and unpaired["p_value"] is None
+    assert "base seed 7 differs from the baseline's 0" in text and "unpaired" in text
+    assert other.table["seed"].size == 12

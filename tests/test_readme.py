@@ -1,5 +1,6 @@
 """The README's examples run as written (with fewer seeds)."""
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -34,3 +35,23 @@ def test_your_own_study_example_runs(tmp_path):
     ]
     parity = int(re.fullmatch(pattern, lines[2]).group(3))
     assert parity >= 10  # the LSTM learns 4-bit parity from most seeds
+
+
+def test_readme_result_tables_are_the_committed_study_outputs():
+    """Every ``<!-- begin docs/... -->`` block of the README is that file's text, and that file
+    is what the study writes (its table header is the one study.py produces)."""
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"<!-- begin (\S+) -->\n(.*?)<!-- end \1 -->", text, re.S)
+    assert blocks, "the README shows no committed result table"
+    for name, body in blocks:
+        assert body == (ROOT / name).read_text(), f"README's copy of {name} differs"
+    spec = importlib.util.spec_from_file_location(
+        "study_for_readme", ROOT / "experiments" / "study.py"
+    )
+    study = sys.modules["study_for_readme"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    row = dict(optimizer="rmsprop_nesterov", learning_rate=0.1, converged=1, seeds=2, rate=0.5,
+               ci_low=0.1, ci_high=0.9, diverged=0, median_steps=5.0, vs_first=None)  # fmt: skip
+    header = study.table([row]).splitlines()[0]
+    study_md = (ROOT / "docs" / "results" / "study.md").read_text()
+    assert header in study_md.splitlines()

@@ -51,3 +51,128 @@ def test_summarize_counts_divergence_separately_and_stays_finite():
     assert s["median_steps_to_converge"] == 50.0
     assert all(math.isfinite(v) for v in s["ci95"])
     assert s["median_final_loss"] == pytest.approx(0.015)
+
+
+# ------------------------------------------------------------------ paired differences
+
+
+def _outcomes_from_counts(both, only_a, only_b, neither):
+    a = [1] * both + [1] * only_a + [0] * only_b + [0] * neither
+    b = [1] * both + [0] * only_a + [1] * only_b + [0] * neither
+    return np.array(a, bool), np.array(b, bool)
+
+
+def _newcombe_paired_direct(both, only_a, only_b, neither, z=stats.Z95):
+    """Newcombe (1998) method 10 written from the paper's notation (e, f, g, h), with its
+    own Wilson limits: a second, independent transcription."""
+    e, f, g, h = both, only_a, only_b, neither
+    n = e + f + g + h
+
+    def wilson(x):
+        p = x / n
+        root = z * np.sqrt(z * z + 4 * n * p * (1 - p))
+        return (2 * n * p + z * z - root) / (2 * (n + z * z)), (2 * n * p + z * z + root) / (
+            2 * (n + z * z)
+        )
+
+    p1, p2 = (e + f) / n, (e + g) / n
+    (l1, u1), (l2, u2) = wilson(e + f), wilson(e + g)
+    margins = (e + f) * (g + h) * (e + g) * (f + h)
+    big_a = e * h - f * g
+    if margins == 0:
+        phi = 0.0
+    elif big_a > n / 2:
+        phi = (big_a - n / 2) / np.sqrt(margins)
+    elif big_a >= 0:
+        phi = 0.0
+    else:
+        phi = big_a / np.sqrt(margins)
+    d1, e1 = p1 - l1, u2 - p2
+    d2, e2 = p2 - l2, u1 - p1
+    delta = np.sqrt(d1 * d1 - 2 * phi * d1 * e1 + e1 * e1)
+    eps = np.sqrt(d2 * d2 - 2 * phi * d2 * e2 + e2 * e2)
+    return p1 - p2 - delta, p1 - p2 + eps
+
+
+def _mcnemar_fraction(only_a, only_b):
+    """The exact McNemar p-value with integers only."""
+    from fractions import Fraction
+    from math import comb
+
+    m, k = only_a + only_b, min(only_a, only_b)
+    if m == 0:
+        return 1.0
+    tail = Fraction(sum(comb(m, j) for j in range(k + 1)), 2**m)
+    return float(min(Fraction(1), 2 * tail))
+
+
+def test_paired_difference_matches_the_published_worked_example():
+    # Cavo et al. (2012) as worked in Fagerland, Lydersen & Laake (2017), ch. 8: Newcombe
+    # square-and-add -0.0621 (95% CI -0.1186 to -0.0046), exact conditional McNemar P = 0.052479.
+    r = stats.paired_difference(*_outcomes_from_counts(59, 6, 16, 80))
+    assert (r["both"], r["only_a"], r["only_b"], r["neither"], r["n"]) == (59, 6, 16, 80, 161)
+    np.testing.assert_allclose(r["difference"], -0.0621, atol=5e-5)
+    np.testing.assert_allclose(r["ci95"], [-0.1186, -0.0046], atol=5e-5)
+    np.testing.assert_allclose(r["p_value"], 0.052479, atol=5e-7)
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [(59, 6, 16, 80), (10, 23, 8, 23), (0, 5, 7, 0), (3, 0, 0, 9), (1, 0, 0, 0), (0, 1, 0, 0),
+     (40, 1, 2, 1), (500, 120, 80, 300), (0, 0, 0, 4), (2, 9, 0, 1)],
+)  # fmt: skip
+def test_paired_difference_equals_a_direct_computation(counts):
+    r = stats.paired_difference(*_outcomes_from_counts(*counts))
+    lo, hi = _newcombe_paired_direct(*counts)
+    np.testing.assert_allclose(r["ci95"], [max(-1, lo), min(1, hi)], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(r["p_value"], _mcnemar_fraction(counts[1], counts[2]), rtol=1e-10)
+    assert r["ci95"][0] <= r["difference"] <= r["ci95"][1]
+
+
+def test_paired_difference_edge_cases():
+    # no discordant seeds: difference 0, p = 1, an interval around 0
+    r = stats.paired_difference(*_outcomes_from_counts(30, 0, 0, 10))
+    assert r["difference"] == 0 and r["p_value"] == 1.0 and r["ci95"][0] < 0 < r["ci95"][1]
+    # all discordant, one way: the largest difference and a tiny p-value
+    r = stats.paired_difference(*_outcomes_from_counts(0, 12, 0, 0))
+    assert r["difference"] == 1.0 and r["ci95"][1] == 1.0
+    assert r["p_value"] == pytest.approx(2 * 0.5**12, rel=1e-12)
+    # n = 1: defined, wide, not significant
+    r = stats.paired_difference([True], [False])
+    assert r["difference"] == 1.0 and r["p_value"] == 1.0 and r["ci95"][0] < 0
+    for a, b, match in [([], [], "non-empty"), ([1, 0], [1], "same seeds"),
+                        ([2, 0], [1, 0], "booleans"), ([[1]], [[1]], "1-D")]:  # fmt: skip
+        with pytest.raises(ValueError, match=match):
+            stats.paired_difference(a, b)
+
+
+def test_pairing_narrows_the_interval_when_outcomes_are_correlated():
+    """Shared seeds make outcomes positively correlated; the paired interval uses that."""
+    a, b = _outcomes_from_counts(25, 14, 3, 22)  # phi ~ 0.5
+    paired = stats.paired_difference(a, b)
+    unpaired = stats.rate_difference(int(a.sum()), a.size, int(b.sum()), b.size)
+    assert paired["difference"] == pytest.approx(unpaired["difference"])
+    width = lambda r: r["ci95"][1] - r["ci95"][0]  # noqa: E731
+    assert width(paired) < 0.8 * width(unpaired)
+
+
+def test_mcnemar_exact_large_counts_stay_accurate():
+    # log-space tails against integer arithmetic, where float comb would overflow
+    for only_a, only_b in [(600, 540), (1500, 1620), (3, 2000)]:
+        np.testing.assert_allclose(
+            stats.mcnemar_exact(only_a, only_b), _mcnemar_fraction(only_a, only_b), rtol=1e-9
+        )
+
+
+def test_holm_matches_its_definition():
+    rng = np.random.default_rng(0)
+    for m in (1, 2, 5, 9):
+        p = rng.uniform(0, 0.2, m)
+        adjusted = stats.holm(p)
+        order = np.argsort(p)
+        expected = np.empty(m)
+        for rank, i in enumerate(order):
+            expected[i] = min(1.0, max((m - j) * p[order[j]] for j in range(rank + 1)))
+        np.testing.assert_allclose(adjusted, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="p_values"):
+        stats.holm([0.5, 1.5])

@@ -1,8 +1,10 @@
-"""Result files: atomic writes, JSON, CSV tables, run directories, and CLI parsing.
+"""Result files: atomic writes inside a folder, and the plain formats results are kept in.
 
-Results are plain files (JSON, CSV, NPZ without pickle); every write goes to a temporary file
-in the same directory and is renamed over the target, so a killed process never leaves a
-half-written file.
+Results are JSON, CSV and NPZ (never pickle). Every write goes to a temporary file in the
+target's folder, created with the user's umask and never through a symbolic link, and is then
+renamed over the target (a rename replaces a link, it does not follow it), so a killed process
+never leaves a half-written file and a link planted in a results folder redirects nothing.
+Leftover temporary files of a killed writer are removed by :func:`clean_temp_files`.
 """
 
 from __future__ import annotations
@@ -10,22 +12,47 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import itertools
 import json
 import math
 import os
-import sys
-import tempfile
+import stat
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+TEMP_SUFFIX = ".tmp"
+_counter = itertools.count()
+_WRITER = [True]
+
+
+def is_writer() -> bool:
+    """Whether this process writes results: ``False`` on processes other than 0 of a
+    multi-process run (:func:`rnn_jax.sweep.initialize` sets it); they write no file."""
+    return _WRITER[0]
+
+
+def set_writer(writer: bool) -> None:
+    _WRITER[0] = bool(writer)
+
+
+class FileError(ValueError):
+    """A results file that is missing, too large, damaged or not what it should be."""
+
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Writes ``data`` to ``path`` atomically: a temporary file in the same folder (mode
+    ``0o666`` less the umask, opened with ``O_NOFOLLOW | O_EXCL``), fsynced, then renamed.
+    Nothing happens on a process that is not the writer (:func:`is_writer`)."""
+    if not is_writer():
+        return
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{next(_counter)}{TEMP_SUFFIX}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -33,9 +60,40 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        try:
             os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
+
+
+def clean_temp_files(folder: str | os.PathLike) -> list[str]:
+    """Removes the temporary files a killed writer left in ``folder`` (``.*.tmp``); returns
+    their names. Call it only while holding the folder's lock."""
+    removed = []
+    for entry in os.scandir(folder):
+        if entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX):
+            if entry.is_file(follow_symlinks=False) or entry.is_symlink():
+                os.unlink(entry.path)
+                removed.append(entry.name)
+    return removed
+
+
+def real_folder(path: str | os.PathLike, what: str = "folder") -> Path:
+    """``path`` as an existing directory that is not a symbolic link, created if missing;
+    ``ValueError`` with one line otherwise."""
+    path = Path(path)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        if is_writer():
+            path.mkdir(parents=True)
+        return path
+    if stat.S_ISLNK(st.st_mode):
+        raise ValueError(f"{what} {path} is a symbolic link; results are not written through links")
+    if not stat.S_ISDIR(st.st_mode):
+        raise ValueError(f"{what} {path} exists and is not a folder")
+    return path
 
 
 def to_jsonable(x: Any):
@@ -53,32 +111,30 @@ def to_jsonable(x: Any):
         return to_jsonable(arr.item() if arr.ndim == 0 else arr.tolist())
     if isinstance(x, np.generic):
         return to_jsonable(x.item())
+    if isinstance(x, Path):
+        return str(x)
     return x
 
 
-def write_json(path, obj) -> None:
-    text = json.dumps(to_jsonable(obj), indent=2, sort_keys=False, allow_nan=False) + "\n"
-    atomic_write_bytes(path, text.encode())
+# --------------------------------------------------------------------------- formats as bytes
 
 
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
+def json_bytes(obj) -> bytes:
+    return (json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n").encode()
 
 
-def write_csv(path, columns: Mapping[str, Sequence]) -> None:
-    """Columns of equal length to CSV; floats with ``repr`` (exact round trip)."""
+def csv_bytes(columns: Mapping[str, Sequence]) -> bytes:
+    """Columns of equal length as CSV; floats with ``repr`` (exact round trip), bools as 0/1."""
     names = list(columns)
-    n = {len(v) for v in columns.values()}
-    if len(n) > 1:
-        raise ValueError(f"columns have different lengths: {n}")
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"columns have different lengths: {sorted(lengths)}")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(names)
-    cols = [np.asarray(columns[k]) for k in names]
-    for row in zip(*cols):
+    for row in zip(*(np.asarray(columns[k]) for k in names)):
         w.writerow([_cell(v) for v in row])
-    atomic_write_bytes(path, buf.getvalue().encode())
+    return buf.getvalue().encode()
 
 
 def _cell(v) -> str:
@@ -90,77 +146,125 @@ def _cell(v) -> str:
     return str(v)
 
 
-def read_csv(path) -> dict[str, np.ndarray]:
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows:
-        raise ValueError(f"{path} is empty")
-    names, body = rows[0], rows[1:]
-    out = {}
-    for j, name in enumerate(names):
-        col = [r[j] for r in body]
-        try:
-            out[name] = np.array([int(c) for c in col], dtype=np.int64)
-        except ValueError:
-            try:
-                out[name] = np.array([float(c) for c in col], dtype=np.float64)
-            except ValueError:
-                out[name] = np.array(col, dtype=str)
-    return out
+def npz_bytes(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    return buf.getvalue()
+
+
+def figure_bytes(fig, dpi: int = 110) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def write_json(path, obj) -> None:
+    atomic_write_bytes(path, json_bytes(obj))
+
+
+def write_csv(path, columns: Mapping[str, Sequence]) -> None:
+    atomic_write_bytes(path, csv_bytes(columns))
 
 
 def write_npz(path, **arrays) -> None:
-    buf = io.BytesIO()
-    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, npz_bytes(**arrays))
 
 
-def read_npz(path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+def write_text(path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
 
 
-def run_dir(out: str | None, study: str, name: str) -> Path:
-    """``out`` or ``results/<study>/<name>/``, created if missing."""
-    path = Path(out) if out else Path("results") / study / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+# --------------------------------------------------------------------------- reading, capped
 
 
-def cli(config_cls, argv: Sequence[str] | None = None, description: str | None = None):
-    """Parses a frozen dataclass from the command line (tyro); flat flags (``--task``).
-
-    A bad value exits with status 2 and one line on stderr naming the argument.
-    """
-    import contextlib
-
-    import tyro
-
-    captured = io.StringIO()
+def read_bytes(path, max_bytes: int | None = None) -> bytes:
+    """The bytes of ``path`` (not through a link), refusing one larger than ``max_bytes``."""
+    path = Path(path)
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
     try:
-        with contextlib.redirect_stderr(captured):
-            return tyro.cli(
-                config_cls,
-                args=argv,
-                description=description,
-                config=(tyro.conf.OmitArgPrefixes,),
-            )
-    except SystemExit as e:
-        if e.code not in (0, None):
-            print(f"error: {_one_line(captured.getvalue())}", file=sys.stderr)
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise FileError(f"{path} is missing") from None
+    except OSError as e:
+        raise FileError(f"{path} cannot be read ({e.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if max_bytes is not None and size > max_bytes:
+            raise FileError(f"{path} is {size:,} bytes, more than the {max_bytes:,} it can hold")
+        return f.read()
+
+
+def read_json(path, max_bytes: int = 1 << 22):
+    try:
+        return json.loads(read_bytes(path, max_bytes))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        line = f" (line {e.lineno})" if isinstance(e, json.JSONDecodeError) else ""
+        raise FileError(f"{path} is not valid JSON{line}") from None
+
+
+def parse_csv(data: bytes, name: str = "table") -> dict[str, np.ndarray]:
+    """CSV bytes to columns: int64 where every value is an int, float64 where every value is a
+    number, str otherwise."""
+    try:
+        rows = list(csv.reader(io.StringIO(data.decode())))
+    except (UnicodeDecodeError, csv.Error):
+        raise FileError(f"{name} is not a valid CSV file") from None
+    if not rows:
+        raise FileError(f"{name} is empty")
+    names, body = rows[0], rows[1:]
+    if any(len(r) != len(names) for r in body):
+        raise FileError(f"{name} has rows with a different number of fields than its header")
+    out = {}
+    for j, col_name in enumerate(names):
+        col = [r[j] for r in body]
+        try:
+            out[col_name] = np.array([int(c) for c in col], dtype=np.int64)
+        except ValueError:
+            try:
+                out[col_name] = np.array([float(c) for c in col], dtype=np.float64)
+            except ValueError:
+                out[col_name] = np.array(col, dtype=str)
+    return out
+
+
+def read_csv(path, max_bytes: int | None = None) -> dict[str, np.ndarray]:
+    return parse_csv(read_bytes(path, max_bytes), str(path))
+
+
+def parse_npz(data: bytes, name: str = "arrays", expect: Mapping[str, tuple] | None = None):
+    """NPZ bytes to arrays, without pickle. With ``expect`` (``{key: shape}``), the keys must
+    be exactly those and each array's header must give that shape and a number dtype before
+    anything is allocated (a hostile file cannot make it allocate more)."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        members = {m[: -len(".npy")]: m for m in zf.namelist() if m.endswith(".npy")}
+        if expect is not None:
+            if set(members) != set(expect) or len(members) != len(zf.namelist()):
+                raise FileError(f"{name} does not hold exactly the arrays {sorted(expect)}")
+            for key, shape in expect.items():
+                with zf.open(members[key]) as f:
+                    version = np.lib.format.read_magic(f)
+                    header = (
+                        np.lib.format.read_array_header_1_0(f)
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0(f)
+                    )
+                got_shape, _, dtype = header
+                if tuple(got_shape) != tuple(shape) or dtype.kind not in "iuf":
+                    raise FileError(
+                        f"{name}: array {key!r} has shape {tuple(got_shape)} and dtype "
+                        f"{dtype}, expected {tuple(shape)} numbers"
+                    )
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except FileError:
         raise
-    except (ValueError, TypeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError):
+        raise FileError(
+            f"{name} is not an NPZ file of numeric arrays (pickled objects are refused)"
+        ) from None
 
 
-def _one_line(tyro_message: str) -> str:
-    """tyro's boxed error as one line: its title and first explanatory lines."""
-    lines = []
-    for raw in tyro_message.splitlines():
-        line = raw.strip().strip("╭╮╰╯│─").strip()
-        if line.startswith(("Argument helptext", "For full helptext")):
-            break
-        if line and set(line) - set("─ "):
-            lines.append(line)
-    return " ".join(lines) or "invalid arguments (see --help)"
+def read_npz(path, max_bytes: int | None = None, expect=None) -> dict[str, np.ndarray]:
+    """The arrays of an NPZ file, loaded without pickle (an object array is refused)."""
+    return parse_npz(read_bytes(path, max_bytes), str(path), expect)

@@ -20,6 +20,8 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,7 +32,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from rnn_jax._src import checks, io, stats
+from rnn_jax._src import checks, io, rundir, stats
+from rnn_jax._src.io import FileError
 from rnn_jax._src.train import CURVE_FIELDS, TABLE_FIELDS, Train
 
 TABLE = "per_seed.csv"
@@ -174,6 +177,8 @@ class SweepResult(NamedTuple):
       summary: :func:`rnn_jax.stats.summarize` of the table, plus timings.
       hparams: every hyperparameter's value in this sweep.
       out_dir: the folder it was saved in, or ``None``.
+      identity: the sweep's identity (:func:`sweep_identity`: training configuration,
+        optimizer, base seed, environment) when saved or loaded, else ``None``.
     """
 
     table: dict[str, np.ndarray]
@@ -181,20 +186,214 @@ class SweepResult(NamedTuple):
     summary: dict
     hparams: dict[str, float]
     out_dir: Path | None = None
+    identity: dict | None = None
 
 
-def _progress(done: int, total: int, started: float, compile_s: float | None, file) -> None:
-    elapsed = time.perf_counter() - started
-    rate = done / elapsed if elapsed > 0 else 0.0
-    eta = (total - done) / rate if rate > 0 else float("inf")
-    extra = f", first chunk incl. compile {compile_s:.1f}s" if compile_s is not None else ""
+def _progress(done: int, total: int, rate: float | None, compile_s: float | None, file) -> None:
+    """One line, rewritten in place: seeds done, seeds/s and the time left, both measured
+    after the first chunk (which compiles)."""
     bar = "#" * int(30 * done / total)
+    if rate:
+        speed = f"{rate:,.0f} seeds/s  eta {(total - done) / rate:,.0f}s"
+    else:
+        speed = "eta after the second chunk"
+    extra = f"  (compile + first chunk {compile_s:.1f}s)" if compile_s is not None else ""
     print(
-        f"\r[{bar:<30}] {done}/{total} seeds  {rate:,.0f} seeds/s  eta {eta:,.0f}s{extra}   ",
+        f"\r[{bar:<30}] {done}/{total} seeds  {speed}{extra}   ",
         end="" if done < total else "\n",
         file=file,
         flush=True,
     )
+
+
+#: Upper bound of a sweep's base seed: ``jax.random.key`` takes 32 bits without x64, so a
+#: larger base seed would silently repeat a smaller one.
+MAX_BASE_SEED = 2**32 - 1
+
+
+def _available_bytes() -> int:
+    """Memory the host can still give (``MemAvailable``), or its physical memory."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _device_bytes(device) -> int:
+    stats = None
+    try:
+        stats = device.memory_stats()
+    except Exception:  # noqa: BLE001 - not every backend reports it
+        pass
+    if stats and stats.get("bytes_limit"):
+        return int(stats["bytes_limit"])
+    return _available_bytes()
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f}"
+
+
+def check_sizes(train: Train, n_seeds: int, chunk_size: int, microbatch: int, devices) -> None:
+    """Refuses, in one line that states the limit, a sweep whose per-seed results or whose
+    chunk would not fit in memory (before anything is allocated or compiled)."""
+    n_cols = len(train.hparams) + len(TABLE_FIELDS) + 1
+    per_seed_host = 8 * (n_cols + 2 * train.n_evals) + 64  # table, curves, bookkeeping
+    available = _available_bytes()
+    if n_seeds * per_seed_host > available:
+        raise ValueError(
+            f"--seeds {n_seeds} needs about {_fmt_bytes(n_seeds * per_seed_host)} of host memory "
+            f"for the per-seed results; at most {available // per_seed_host:,} seeds fit "
+            f"({_fmt_bytes(available)} available)"
+        )
+    chunk = min(chunk_size, n_seeds)
+    if chunk * (per_seed_host + 8) > available:
+        raise ValueError(
+            f"--chunk-size {chunk_size} needs about {_fmt_bytes(chunk * per_seed_host)} per "
+            f"chunk; at most {available // (per_seed_host + 8):,} fit"
+        )
+    # On each device a microbatch of seeds trains at once: its data, test set, parameters,
+    # gradients and optimizer state (a rough lower bound of what XLA will need).
+    per_seed = train.data_bytes + 8 * train.param_bytes
+    device = (devices or jax.devices())[0]
+    limit = _device_bytes(device)
+    if microbatch * per_seed > limit:
+        raise ValueError(
+            f"one microbatch of {microbatch} seeds needs at least "
+            f"{_fmt_bytes(microbatch * per_seed)} on {device.platform} ({train.param_bytes:,} "
+            f"bytes of parameters per seed), more than its {_fmt_bytes(limit)}: use a smaller "
+            "model, a smaller microbatch or a bigger device"
+        )
+
+
+def sweep_identity(train: Train, base_seed: int, microbatch: int, hparams: Mapping) -> dict:
+    """Everything that decides a sweep's per-seed results (what a resume must match): not the
+    number of seeds, the chunk size or the number of devices or processes."""
+    return {
+        "kind": "sweep",
+        "train": {**train.config.to_json(), "dtype": str(train.dtype)},
+        "task": train.task.name,
+        "optimizer": train.optimizer.name,
+        "hparams": {k: float(v) for k, v in sorted(hparams.items())},
+        "base_seed": base_seed,
+        "microbatch": microbatch,
+        "x64": train.dtype == np.float64,
+        "environment": rundir.environment(),
+    }
+
+
+def _table_bytes_cap(n: int, n_cols: int) -> int:
+    return 4096 + (n + 1) * 40 * n_cols
+
+
+def _curves_bytes_cap(n: int, n_evals: int) -> int:
+    return (1 << 16) + 16 * (2 * n + n_evals + 2 * n * n_evals)
+
+
+def validate_table(
+    t: Mapping[str, np.ndarray], train: Train, hparams: Mapping, n: int, name
+) -> None:
+    """Refuses a per-seed table that is not what this sweep writes: columns, types, seed order,
+    hyperparameter values and the ranges and consistency of every outcome."""
+    columns = ["seed", *sorted(hparams), *TABLE_FIELDS]
+    if list(t) != columns:
+        raise FileError(f"{name} does not have the columns this sweep writes")
+    if len(t["seed"]) != n:
+        raise FileError(f"{name} holds {len(t['seed'])} seeds, its manifest {n}")
+    ints = ("seed", "converged", "steps_to_converge", "diverged", "diverged_step")
+    for c in columns:
+        want = "i" if c in ints else "f"
+        if n and t[c].dtype.kind != want and not (want == "f" and t[c].dtype.kind == "i"):
+            raise FileError(
+                f"{name}: column {c!r} does not hold {'integers' if want == 'i' else 'numbers'}"
+            )
+    if not np.array_equal(t["seed"], np.arange(n)):
+        raise FileError(f"{name} does not hold seeds 0..{n - 1} in order")
+    for k, v in hparams.items():
+        if not np.all(t[k] == np.float64(v)):
+            raise FileError(f"{name}: column {k!r} does not hold this sweep's value {v:g}")
+    conv, div = t["converged"], t["diverged"]
+    steps, dstep, acc, loss = (
+        t["steps_to_converge"],
+        t["diverged_step"],
+        t["accuracy"],
+        t["final_loss"],
+    )
+    problems = [
+        ("converged", ~np.isin(conv, (0, 1)), "0 or 1"),
+        ("diverged", ~np.isin(div, (0, 1)), "0 or 1"),
+        ("converged", (conv == 1) & (div == 1), "0 where diverged is 1"),
+        ("accuracy", ~((acc >= 0) & (acc <= 1)), "in [0, 1]"),
+        (
+            "converged",
+            (conv == 1) != ((acc >= train.task.criterion) & (div == 0)),
+            "consistent with accuracy",
+        ),
+        (
+            "steps_to_converge",
+            ~np.isin(steps, [-1, *train.eval_updates]),
+            "-1 or an evaluated update",
+        ),
+        ("steps_to_converge", (conv == 1) & (steps < 0), ">= 0 where converged"),
+        ("diverged_step", ~((dstep >= -1) & (dstep < train.steps)), f"in [-1, {train.steps})"),
+        ("diverged_step", (div == 1) != (dstep >= 0), ">= 0 exactly where diverged"),
+        ("final_loss", (div == 0) & ~np.isfinite(loss), "finite where not diverged"),
+    ]
+    for column, bad, rule in problems:
+        if np.any(bad):
+            row = int(np.argmax(bad))
+            raise FileError(f"{name}: {column!r} must be {rule} (row {row + 1})")
+
+
+def load_sweep(path: str | Path | rundir.RunFolder, train: Train | None = None) -> SweepResult:
+    """Reads a sweep folder back, verified: the checksums its writer recorded (and a size cap
+    on every file), and, given the ``train`` it ran, the table's columns, types, ranges and
+    consistency and the curves' shapes. What a resume reads; what analyses should read.
+
+    Raises a one-line ``ValueError`` naming the file and what is wrong; nothing of a file's
+    contents is echoed."""
+    if isinstance(path, rundir.RunFolder):
+        folder = path
+    else:
+        folder = rundir.RunFolder.existing(path)
+        try:
+            return load_sweep(folder, train)
+        finally:
+            folder.close()
+    path = folder.path
+    identity = folder.identity
+    n = folder.seeds
+    hp = identity.get("hparams", {}) if isinstance(identity, dict) else {}
+    if not isinstance(hp, dict) or not all(isinstance(v, float | int) for v in hp.values()):
+        raise FileError(f"{path / rundir.CONFIG} is not a sweep's identity")
+    n_cols = len(hp) + len(TABLE_FIELDS) + 1
+    table = io.parse_csv(folder.read(TABLE, _table_bytes_cap(n, n_cols)), str(path / TABLE))
+    n_evals = train.n_evals if train is not None else None
+    raw = folder.read(CURVES, _curves_bytes_cap(n, n_evals or 10**6))
+    expect = (
+        None
+        if n_evals is None
+        else {"seed": (n,), "update": (n_evals,), "loss": (n, n_evals), "accuracy": (n, n_evals)}
+    )
+    curves = io.parse_npz(raw, str(path / CURVES), expect)
+    if train is not None:
+        validate_table(table, train, hp, n, str(path / TABLE))
+        if not np.array_equal(curves["seed"], np.arange(n)) or not np.array_equal(
+            curves["update"], train.eval_updates
+        ):
+            raise FileError(f"{path / CURVES} does not cover the seeds and updates of {TABLE}")
+    summary = {}
+    if METRICS in folder.manifest["files"]:
+        summary = json.loads(folder.read(METRICS, 1 << 20)).get("summary", {})
+    return SweepResult(table, curves, summary, hp, path, identity)
 
 
 def run_sweep(
@@ -217,17 +416,18 @@ def run_sweep(
     Args:
       train: from :func:`rnn_jax.make_train`.
       n_seeds: how many seeds.
-      base_seed: seed ``i`` trains from ``fold_in(key(base_seed), i)``.
+      base_seed: seed ``i`` trains from ``fold_in(key(base_seed), i)``; in ``[0, 2**32)``.
       chunk_size: seeds per compiled call (memory, progress and save granularity).
       hparams: values overriding ``train.hparams`` for this sweep (checked: names, ranges).
-      out_dir: a folder for ``config.json``, ``per_seed.csv`` and ``curves.npz`` (saved after
-        every chunk); one that already holds a table is continued with ``resume=True`` and
-        refused otherwise.
-      resume: continue the sweep in ``out_dir``.
+      out_dir: a results folder (:class:`rnn_jax._src.rundir.RunFolder`: locked while the sweep
+        runs, its identity in ``config.json``, ``per_seed.csv`` and ``curves.npz`` committed
+        with checksums after every chunk, ``metrics.json`` at the end).
+      resume: continue the sweep in ``out_dir``: its identity must match (``n_seeds`` may
+        grow), its files are verified, and the seeds saved are not run again.
       progress: a progress bar on stderr.
       devices, microbatch: see :class:`Sweep`.
       sweep: a compiled :class:`Sweep` of the same ``train`` to reuse (a grid does).
-      on_chunk: called with the number of seeds done after every chunk.
+      on_chunk: called with the number of seeds saved after every chunk.
 
     Example:
       >>> import rnn_jax as rj
@@ -239,125 +439,193 @@ def run_sweep(
     """
     checks.check_positive_int("n_seeds", n_seeds)
     checks.check_positive_int("chunk_size", chunk_size)
-    if isinstance(base_seed, bool) or not isinstance(base_seed, int) or base_seed < 0:
-        raise ValueError(f"base_seed must be an int >= 0, got {base_seed!r}")
+    checks.check_positive_int("microbatch", microbatch)
+    if (
+        isinstance(base_seed, bool)
+        or not isinstance(base_seed, int)
+        or not (0 <= base_seed <= MAX_BASE_SEED)
+    ):
+        raise ValueError(f"base_seed (--seed) must be an int in [0, 2**32), got {base_seed!r}")
+    if n_seeds > 2**32:
+        raise ValueError(f"n_seeds must be <= 2**32 (seed indices are 32 bits), got {n_seeds}")
     full_hp = train.check_hparams(hparams or {})
+    hp_columns = {k: float(v) for k, v in sorted(full_hp.items())}
     if sweep is None:
+        check_sizes(train, n_seeds, chunk_size, microbatch, devices)
         sweep = Sweep(train, min(chunk_size, n_seeds), devices, microbatch)
     elif sweep.train is not train:
         raise ValueError("sweep was compiled for another train")
-    hp_columns = {k: float(v) for k, v in sorted(full_hp.items())}
-    # The sweep's identity: what decides every seed's result (not the chunk or device count).
-    settings = {
-        "n_seeds": n_seeds,
-        "base_seed": base_seed,
-        "microbatch": sweep.microbatch,
-        "hparams": hp_columns,
-        "train": train.config.to_json(),
-    }
-    writer = jax.process_index() == 0
+    writer = io.is_writer() and jax.process_index() == 0
     columns = ("seed", *hp_columns, *TABLE_FIELDS)
-    table: dict[str, list] = {c: [] for c in columns}
-    curves: dict[str, list] = {f: [] for f in CURVE_FIELDS}
+    done: dict[str, list[np.ndarray]] = {c: [] for c in (*columns, *CURVE_FIELDS)}
+    folder, start, old_metrics, identity = None, 0, None, None
     if out_dir is not None:
-        out_dir = Path(out_dir)
-        table, curves = _open_run_dir(out_dir, settings, columns, resume, writer)
-    start = len(table["seed"])
-    if start and progress:
-        print(f"resuming after {start} seeds already in {out_dir / TABLE}", file=sys.stderr)
-    seeds = np.arange(n_seeds)
+        identity = sweep_identity(train, base_seed, sweep.microbatch, hp_columns)
+        failure, saved = None, None
+        try:
+            folder = rundir.RunFolder(out_dir, identity, resume=resume, writer=writer)
+            out_dir = folder.path
+            start = folder.seeds
+            if start > n_seeds:
+                folder.close()
+                raise ValueError(
+                    f"{out_dir} holds {start} seeds; n_seeds {n_seeds} asks for fewer "
+                    "(use the saved seeds with rnn_jax.load_sweep)"
+                )
+            if start:
+                saved = load_sweep(folder, train)
+                if METRICS in folder.manifest["files"]:
+                    old_metrics = json.loads(folder.read(METRICS, 1 << 20))
+        except (ValueError, OSError) as e:
+            failure = e
+        if jax.process_count() > 1:  # the others read nothing: process 0 tells them
+            start, saved = _from_process_0(failure, start, saved, train, out_dir)
+        elif failure is not None:
+            raise failure
+        if start:
+            for c in columns:
+                done[c].append(saved.table[c])
+            done["loss_curve"].append(saved.curves["loss"])
+            done["accuracy_curve"].append(saved.curves["accuracy"])
+            if progress:
+                print(f"resuming after {start} seeds already in {out_dir / TABLE}", file=sys.stderr)
+    try:
+        timing = _run_chunks(
+            train,
+            sweep,
+            full_hp,
+            hp_columns,
+            base_seed,
+            start,
+            n_seeds,
+            done,
+            folder,
+            progress,
+            on_chunk,
+        )
+        table = {c: _concat(done[c], c) for c in columns}
+        curves = _curve_arrays(
+            table["seed"], _concat(done["loss_curve"]), _concat(done["accuracy_curve"]), train
+        )
+        summary = stats.summarize(table)
+        if timing is None and old_metrics is not None:  # nothing ran: keep the recorded times
+            timing = {k: old_metrics["summary"].get(k) for k in _TIMING}
+        summary.update(timing or {})
+        summary.update(devices=len(sweep.devices), chunk_size=sweep.chunk_size)
+        if folder is not None:
+            metrics = {"n_seeds": n_seeds, "hparams": hp_columns, "summary": summary}
+            folder.commit({METRICS: io.json_bytes(metrics)}, seeds=n_seeds)
+    finally:
+        if folder is not None:
+            folder.close()
+    return SweepResult(table, curves, summary, hp_columns, out_dir, identity)
+
+
+_TIMING = ("train_seconds", "first_chunk_seconds", "seeds_per_second")
+
+
+def _from_process_0(failure, start: int, saved, train: Train, out_dir) -> tuple[int, Any]:
+    """Multi-process runs: every process learns from process 0 (the only one that reads the
+    results folder) whether it could open it, how many seeds are saved, and their results
+    (the table and curves files' bytes, so every process continues from the same numbers)."""
+    from jax.experimental import multihost_utils
+
+    first = jax.process_index() == 0
+    table_b = io.csv_bytes(saved.table) if first and saved is not None else b""
+    curves_b = io.npz_bytes(**saved.curves) if first and saved is not None else b""
+    header = np.array([failure is None, start, len(table_b), len(curves_b)], np.int32)
+    header = np.asarray(multihost_utils.broadcast_one_to_all(header if first else 0 * header))
+    if failure is not None:
+        raise failure
+    if not header[0]:
+        raise ValueError(
+            f"process 0 could not open the results folder {out_dir} (its message says why)"
+        )
+    start, n_table, n_curves = (int(v) for v in header[1:])
+    if not start:
+        return 0, None
+    payload = (
+        np.frombuffer(table_b + curves_b, np.uint8)
+        if first
+        else np.zeros(n_table + n_curves, np.uint8)
+    )
+    payload = np.asarray(multihost_utils.broadcast_one_to_all(payload)).tobytes()
+    if first:
+        return start, saved
+    table = io.parse_csv(payload[:n_table], TABLE)
+    curves = io.parse_npz(payload[n_table:], CURVES)
+    return start, SweepResult(table, curves, {}, {}, None)
+
+
+def _concat(parts, column=None) -> np.ndarray:
+    if not parts:
+        return np.zeros((0,), np.int64 if column == "seed" else np.float64)
+    return np.concatenate(parts)
+
+
+def _run_chunks(
+    train, sweep, full_hp, hp_columns, base_seed, start, n_seeds, done, folder, progress, on_chunk
+) -> dict | None:
+    """Runs the seeds ``start .. n_seeds-1`` in chunks, committing each; returns the timings,
+    or ``None`` if there was nothing to run."""
+    if start >= n_seeds:
+        return None
+    if progress:
+        print(
+            f"compiling {train.task.name} / {train.optimizer.name} and running the first "
+            f"{min(sweep.chunk_size, n_seeds - start)} seeds ...",
+            file=sys.stderr,
+            flush=True,
+        )
     started = time.perf_counter()
-    compile_s = None
-    train_s = 0.0
+    compile_s, train_s, timed = None, 0.0, 0
     for lo in range(start, n_seeds, sweep.chunk_size):
-        chunk = seeds[lo : lo + sweep.chunk_size]
+        chunk = np.arange(lo, min(lo + sweep.chunk_size, n_seeds))
         t0 = time.perf_counter()
         out = sweep(seed_keys(base_seed, chunk), full_hp)
         dt = time.perf_counter() - t0
         if compile_s is None:
             compile_s = dt
         else:
-            train_s += dt
-        table["seed"].extend(chunk.tolist())
+            train_s, timed = train_s + dt, timed + len(chunk)
+        done["seed"].append(chunk.astype(np.int64))
         for k, v in hp_columns.items():
-            table[k].extend([v] * len(chunk))
+            done[k].append(np.full(len(chunk), v))
         for c in TABLE_FIELDS:
-            table[c].extend(out[c].tolist())
+            done[c].append(
+                np.asarray(out[c]).astype(np.int64 if out[c].dtype.kind in "bi" else np.float64)
+            )
         for f in CURVE_FIELDS:
-            curves[f].extend(out[f])
-        if out_dir is not None and writer:
-            # Curves first, table last: the table is the record of what is done, so after a
-            # kill between the two writes the curves hold at least every seed in the table.
-            io.write_npz(out_dir / CURVES, **_curve_arrays(table["seed"], curves, train))
-            io.write_csv(out_dir / TABLE, table)
+            done[f].append(np.asarray(out[f], np.float64))
+        n_done = lo + len(chunk)
+        if folder is not None:
+            table = {c: _concat(done[c]) for c in ("seed", *hp_columns, *TABLE_FIELDS)}
+            curves = _curve_arrays(
+                table["seed"], _concat(done["loss_curve"]), _concat(done["accuracy_curve"]), train
+            )
+            folder.commit(
+                {TABLE: io.csv_bytes(table), CURVES: io.npz_bytes(**curves)}, seeds=n_done
+            )
         if progress:
-            _progress(len(table["seed"]) - start, n_seeds - start, started, compile_s, sys.stderr)
+            rate = timed / train_s if timed and train_s > 0 else None
+            _progress(n_done - start, n_seeds - start, rate, compile_s, sys.stderr)
         if on_chunk is not None:
-            on_chunk(len(table["seed"]))
-    arrays = {k: np.asarray(v) for k, v in table.items()}
-    summary = stats.summarize(arrays)
-    done_now = n_seeds - start
-    timed = done_now - min(sweep.chunk_size, done_now)
-    summary.update(
-        train_seconds=time.perf_counter() - started,
-        first_chunk_seconds=compile_s,
-        seeds_per_second=(timed / train_s) if timed and train_s > 0 else None,
-        devices=len(sweep.devices),
-        chunk_size=sweep.chunk_size,
-    )
-    curve_arrays = _curve_arrays(table["seed"], curves, train)
-    return SweepResult(arrays, curve_arrays, summary, hp_columns, out_dir)
+            on_chunk(n_done)
+    return {
+        "train_seconds": time.perf_counter() - started,
+        "first_chunk_seconds": compile_s,
+        "seeds_per_second": timed / train_s if timed and train_s > 0 else None,
+    }
 
 
-def _curve_arrays(seeds, curves, train: Train) -> dict[str, np.ndarray]:
+def _curve_arrays(seeds, loss, accuracy, train: Train) -> dict[str, np.ndarray]:
     n_evals = train.n_evals
     return {
         "seed": np.asarray(seeds, np.int64),
         "update": np.asarray(train.eval_updates, np.int64),
-        "loss": np.asarray(curves["loss_curve"]).reshape(-1, n_evals),
-        "accuracy": np.asarray(curves["accuracy_curve"]).reshape(-1, n_evals),
+        "loss": np.asarray(loss, np.float64).reshape(-1, n_evals),
+        "accuracy": np.asarray(accuracy, np.float64).reshape(-1, n_evals),
     }
-
-
-def _open_run_dir(out_dir: Path, settings: dict, columns, resume: bool, writer: bool):
-    table: dict[str, list] = {c: [] for c in columns}
-    curves: dict[str, list] = {f: [] for f in CURVE_FIELDS}
-    cfg_path = out_dir / CONFIG
-    saved = io.read_json(cfg_path) if cfg_path.exists() else None
-    want = io.to_jsonable(settings)
-    if (out_dir / TABLE).exists():
-        if not resume:
-            raise ValueError(
-                f"out_dir {out_dir} already holds a sweep ({TABLE}); pass resume=True "
-                "(--resume) to continue it, or choose another --out"
-            )
-        if saved is not None and saved != want:
-            diff = sorted(k for k in set(saved) | set(want) if saved.get(k) != want.get(k))
-            raise ValueError(
-                f"out_dir {out_dir} holds a different configuration (differs in {diff}); "
-                "refusing to resume into it"
-            )
-        old = io.read_csv(out_dir / TABLE)
-        n = len(old["seed"])
-        if not np.array_equal(old["seed"], np.arange(n)):
-            raise ValueError(f"{out_dir / TABLE} does not hold seeds 0..{n - 1} in order")
-        table = {k: old[k].tolist() for k in table}
-        if (out_dir / CURVES).exists():
-            saved_curves = io.read_npz(out_dir / CURVES)
-            if np.array_equal(saved_curves["seed"][:n], np.arange(n)):
-                curves = {
-                    "loss_curve": list(saved_curves["loss"][:n]),
-                    "accuracy_curve": list(saved_curves["accuracy"][:n]),
-                }
-        if len(curves["loss_curve"]) != n:
-            raise ValueError(
-                f"{out_dir / CURVES} does not cover the seeds in {TABLE}; delete both to restart"
-            )
-    elif saved is not None and saved != want and resume:
-        raise ValueError(f"out_dir {out_dir} holds a different configuration")
-    if writer:
-        io.write_json(cfg_path, settings)
-    return table, curves
 
 
 # --------------------------------------------------------------------------- grids
@@ -411,6 +679,18 @@ def run_grid(
     points = grid_points(grid)
     for p in points:  # every point checked before anything compiles
         train.check_hparams(p)
+    base_seed = sweep_kwargs.get("base_seed", 0)
+    if (
+        isinstance(base_seed, bool)
+        or not isinstance(base_seed, int)
+        or not (0 <= base_seed <= MAX_BASE_SEED)
+    ):
+        raise ValueError(f"base_seed (--seed) must be an int in [0, 2**32), got {base_seed!r}")
+    checks.check_positive_int("n_seeds", n_seeds)
+    checks.check_positive_int("chunk_size", chunk_size)
+    check_sizes(train, n_seeds, chunk_size, microbatch, devices)
+    if out_dir is not None:
+        out_dir = io.real_folder(out_dir, "out_dir")
     sweep = Sweep(train, min(chunk_size, n_seeds), devices, microbatch)
     results = []
     for p in points:

@@ -349,6 +349,7 @@ class Train:
         self.check_hparams(self.hparams)
 
         leaves = jax.tree.leaves(params)
+        self.param_bytes = sum(int(np.prod(p.shape)) * p.dtype.itemsize for p in leaves)
         if not leaves or any(not jnp.issubdtype(p.dtype, jnp.floating) for p in leaves):
             raise TypeError(f"task {task.name!r}: init must return a pytree of float arrays")
         got = {p.dtype for p in leaves}
@@ -368,6 +369,10 @@ class Train:
                 f"got shapes {xs.shape} and {ts.shape}"
             )
         self.n_train = n = xs.shape[0]
+        self.data_bytes = sum(
+            int(np.prod(a.shape)) * a.dtype.itemsize
+            for a in jax.tree.leaves((xs, ts, jax.eval_shape(task.test_data, key)))
+        )
         if config.batch_size > n:
             raise ValueError(
                 f"batch_size ({config.batch_size}) must be <= the {n} training samples"

@@ -1,0 +1,96 @@
+"""How does the adder's convergence rate depend on its hidden size and its training budget?
+
+Seed 002's setting (RMSprop + Nesterov, lr 0.05, minibatches of 100 from 2000 pairs) with
+``--hidden`` units and ``--epochs`` epochs (20 updates each), every combination on the same
+``--seeds`` seeds (base seed ``--seed``)::
+
+    python experiments/capacity_budget.py --out results/capacity_budget
+
+writes ``OUT/table.md`` and ``OUT/table.csv`` (one row per combination: rate, Wilson 95%
+interval, median updates to converge), ``OUT/heatmap.png`` (rate over budget x hidden size) and
+``OUT/rate_vs_budget.png`` (one line per hidden size, 95% bands); each combination's sweep in
+``OUT/sweeps/h<hidden>_e<epochs>/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import rnn_jax as rj
+from rnn_jax import cli, io, plots, stats
+
+
+@dataclasses.dataclass(frozen=True)
+class Args:
+    """Convergence rate of seed 002's adder over hidden size x training budget."""
+
+    hidden: tuple[int, ...] = (2, 3, 4, 6, 8)
+    epochs: tuple[int, ...] = (5, 15, 25)
+    """epochs of 20 updates: 100, 300 and 500 updates."""
+    seeds: int = 500
+    seed: int = 2
+    out: str | None = None
+    compile_cache: cli.CompileCache = cli.CompileCache()
+    """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
+    resume: bool = False
+    progress: bool = True
+
+
+def main(argv=None) -> list[dict]:
+    args = cli.parse(Args, argv, description=__doc__.split("\n\n")[0])
+    rj.use_cpu_cores()
+    if not args.hidden or not args.epochs:
+        raise ValueError("--hidden and --epochs need at least one value each")
+    configs = [
+        rj.TrainConfig(hidden=h, epochs=e, eval_every=5) for h in args.hidden for e in args.epochs
+    ]
+    trains = [rj.make_train(c) for c in configs]  # every configuration checked first
+    out = cli.out_folder(args.out, Path("results") / "capacity_budget")
+    rows = []
+    with cli.run_folder(out, "capacity_budget", args, args.resume) as folder:
+        io.real_folder(out / "sweeps")
+        for cfg, train in zip(configs, trains):
+            r = rj.run_sweep(
+                train,
+                args.seeds,
+                base_seed=args.seed,
+                out_dir=out / "sweeps" / f"h{cfg.hidden}_e{cfg.epochs}",
+                resume=args.resume,
+                progress=args.progress,
+            )
+            row = stats.table_row(r.summary, hidden=cfg.hidden, updates=train.steps)
+            rows.append(row)
+        lines = [
+            "| hidden | updates | converged | rate [95% CI] | median updates to converge |",
+            "|---:|---:|---:|---|---:|",
+        ]
+        for r in rows:
+            ms = "-" if r["median_steps"] < 0 else f"{r['median_steps']:.0f}"
+            lines.append(
+                f"| {r['hidden']} | {r['updates']} | {r['converged']}/{r['seeds']} | "
+                f"{r['rate']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {ms} |"
+            )
+        md = "\n".join(lines) + "\n"
+        what = f"seed 002's adder, RMSprop-Nesterov, {args.seeds} shared seeds"
+        plots.heatmap_figure(rows, out / "heatmap.png", x="updates", y="hidden",
+                             title=f"Convergence rate [95% CI]: {what}")  # fmt: skip
+        plots.rate_curve_figure(
+            [{**r, "hidden units": r["hidden"]} for r in rows],
+            out / "rate_vs_budget.png",
+            x="updates",
+            group="hidden units",
+            logx=False,
+            title=f"Convergence rate against budget: {what}",
+        )
+        folder.commit(
+            {"table.md": md.encode(), "table.csv": io.csv_bytes({k: [r[k] for r in rows]
+                                                                  for k in rows[0]})},
+            seeds=args.seeds * len(rows),
+        )  # fmt: skip
+    print(md)
+    return rows
+
+
+if __name__ == "__main__":
+    cli.script(main)

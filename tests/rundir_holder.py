@@ -1,0 +1,14 @@
+"""Opens a RunFolder and holds its lock until killed (for the lock tests).
+
+Usage: python tests/rundir_holder.py DIR
+"""
+
+import sys
+import time
+
+from rnn_jax.cli import RunFolder
+
+if __name__ == "__main__":
+    with RunFolder(sys.argv[1], {"kind": "holder"}, resume=True):
+        print("locked", flush=True)
+        time.sleep(300)

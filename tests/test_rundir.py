@@ -1,0 +1,157 @@
+"""Results folders: one writer, identity, checksummed commits that survive a kill at any
+moment, writes that stay inside the folder, temporary files cleaned, umask permissions."""
+
+import hashlib
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnn_jax._src import rundir
+from rnn_jax._src.rundir import MANIFEST, RunFolder, RunFolderError
+
+ROOT = Path(__file__).resolve().parents[1]
+ID = {"kind": "test", "n": 1}
+
+
+def _holder(path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "rundir_holder.py"), str(path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_one_writer_per_folder_and_a_dead_writers_lock_is_released(tmp_path):
+    proc = _holder(tmp_path)
+    try:
+        with pytest.raises(RunFolderError, match=rf"is being written by process {proc.pid} on "):
+            RunFolder(tmp_path, {"kind": "holder"}, resume=True)
+        with pytest.raises(RunFolderError, match="still being written"):
+            RunFolder.existing(tmp_path)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+    with RunFolder(tmp_path, {"kind": "holder"}, resume=True) as folder:  # the lock died with it
+        assert folder.seeds == 0
+
+
+def test_commit_checksums_and_a_fresh_folder_refuses_to_be_overwritten(tmp_path):
+    with RunFolder(tmp_path, ID, resume=False) as f:
+        f.commit({"per_seed.csv": b"seed\n0\n", "curves.npz": b"x"}, seeds=1)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert manifest["seeds"] == 1
+    assert manifest["files"]["per_seed.csv"] == hashlib.sha256(b"seed\n0\n").hexdigest()
+    with pytest.raises(RunFolderError, match="already holds a run; rerun with --resume"):
+        RunFolder(tmp_path, ID, resume=False)
+    with pytest.raises(RunFolderError, match=r"another identity \(differs in n\)"):
+        RunFolder(tmp_path, {**ID, "n": 2}, resume=True)
+    with RunFolder(tmp_path, ID, resume=True) as f:
+        assert f.read("per_seed.csv", 100) == b"seed\n0\n"
+        with pytest.raises(ValueError, match="is 7 bytes, more than the 4 it can hold"):
+            f.read("per_seed.csv", 4)
+
+
+def test_an_edited_file_is_refused_and_its_contents_never_echoed(tmp_path):
+    with RunFolder(tmp_path, ID, resume=False) as f:
+        f.commit({"per_seed.csv": b"seed,converged\n0,0\n"}, seeds=1)
+    (tmp_path / "per_seed.csv").write_bytes(b"seed,converged\n0,1\n")
+    with pytest.raises(RunFolderError, match="does not match the checksum") as e:
+        RunFolder(tmp_path, ID, resume=True)
+    assert "0,1" not in str(e.value)
+    (tmp_path / MANIFEST).write_text('{"format": 1, "seeds": "\\u001b[2J", "files": {}}')
+    with pytest.raises(RunFolderError, match="is not a manifest rnn_jax wrote") as e:
+        RunFolder(tmp_path, ID, resume=True)
+    assert "\x1b" not in str(e.value)
+
+
+def test_results_without_a_config_or_a_broken_config_are_refused(tmp_path):
+    (tmp_path / "per_seed.csv").write_text("seed\n0\n")
+    with pytest.raises(RunFolderError, match="results without a config.json"):
+        RunFolder(tmp_path, ID, resume=True)
+    (tmp_path / "per_seed.csv").unlink()
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"config.json is not valid JSON \(line 1\)"):
+        RunFolder(tmp_path, ID, resume=True)
+
+
+@pytest.mark.parametrize("moment", ["pending written", "manifest written", "half renamed"])
+def test_a_commit_killed_at_any_moment_recovers(tmp_path, monkeypatch, moment):
+    """Kill (simulated: an exception out of the commit) after each of its steps; reopening
+    gives the previous commit or the new one, never a mix, and no leftover files."""
+    old = {"per_seed.csv": b"old table", "curves.npz": b"old curves"}
+    new = {"per_seed.csv": b"new table", "curves.npz": b"new curves"}
+    with RunFolder(tmp_path, ID, resume=False) as f:
+        f.commit(old, seeds=4)
+    calls = {"n": 0}
+    real_replace = os.replace
+
+    def replace(src, dst):
+        calls["n"] += 1
+        stop = {"pending written": 2, "manifest written": 3, "half renamed": 4}[moment]
+        if calls["n"] > stop:  # the atomic writes rename too: count every rename
+            raise KeyboardInterrupt("killed")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with RunFolder(tmp_path, ID, resume=True) as f, pytest.raises(KeyboardInterrupt):
+        f.commit(new, seeds=8)
+    monkeypatch.setattr(os, "replace", real_replace)
+    with RunFolder(tmp_path, ID, resume=True) as f:
+        want = old if moment == "pending written" else new
+        assert f.seeds == (4 if want is old else 8)
+        for name, data in want.items():
+            assert f.read(name, 100) == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".lock", "config.json", "curves.npz", "manifest.json", "per_seed.csv",
+    ]  # fmt: skip
+
+
+def test_writes_replace_links_instead_of_following_them(tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious")
+    out = tmp_path / "out"
+    with RunFolder(out, ID, resume=False) as f:
+        (out / "metrics.json").symlink_to(outside)
+        f.commit({"metrics.json": b"{}"}, seeds=0)
+        (out / "figures").symlink_to(tmp_path)
+        with pytest.raises(ValueError, match="is a symbolic link"):
+            f.write("figures/a.png", b"png")
+    assert outside.read_text() == "precious"
+    assert not (out / "metrics.json").is_symlink()
+    (tmp_path / "linked").symlink_to(out)
+    with pytest.raises(ValueError, match="symbolic link"):
+        RunFolder(tmp_path / "linked", ID, resume=True)
+
+
+def test_leftover_temporary_files_are_cleaned_and_files_get_the_umask(tmp_path):
+    (tmp_path / ".per_seed.csv.1234.0.tmp").write_text("half written")
+    old = os.umask(0o027)
+    try:
+        with RunFolder(tmp_path, ID, resume=False) as f:
+            f.commit({"per_seed.csv": b"x"}, seeds=0)
+    finally:
+        os.umask(old)
+    assert not (tmp_path / ".per_seed.csv.1234.0.tmp").exists()
+    assert stat.S_IMODE((tmp_path / "per_seed.csv").stat().st_mode) == 0o640
+
+
+def test_identity_names_code_versions_and_hardware():
+    env = rundir.environment()
+    assert len(env["rnn_jax_source_sha256"]) == 64
+    for key in ("jax", "jaxlib", "optax", "backend", "device", "cpu"):
+        assert env[key]
+    assert rundir.differences({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3}, "d": 0}) == [
+        "a.c",
+        "d",
+    ]
