@@ -73,10 +73,11 @@ def main(argv=None) -> list[dict]:
             )
         md = "\n".join(lines) + "\n"
         what = f"seed 002's adder, RMSprop-Nesterov, {args.seeds} shared seeds"
-        plots.heatmap_figure(rows, out / "heatmap.png", x="updates", y="hidden",
-                             title=f"Convergence rate [95% CI]: {what}")  # fmt: skip
+        labelled = [{**r, "hidden units": r["hidden"]} for r in rows]
+        plots.heatmap_figure(labelled, out / "heatmap.png", x="updates", y="hidden units",
+                             title=f"Convergence rate [95% CI]\n{what}")  # fmt: skip
         plots.rate_curve_figure(
-            [{**r, "hidden units": r["hidden"]} for r in rows],
+            labelled,
             out / "rate_vs_budget.png",
             x="updates",
             group="hidden units",

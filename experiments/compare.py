@@ -37,6 +37,16 @@ class Args:
     """write the markdown table to this file too."""
 
 
+#: Training settings that decide the task and its convergence criterion (data and test set).
+TASK_FIELDS = ("n_train", "bits", "length", "n_test")
+
+
+def _task(identity: dict) -> tuple[str, tuple]:
+    train = identity.get("train", {}) if isinstance(identity, dict) else {}
+    fields = tuple((k, train.get(k)) for k in TASK_FIELDS if k in train)
+    return str(identity.get("task", "?")), fields
+
+
 def compare(folders: list[Path]) -> tuple[str, list[dict]]:
     loaded = []
     for path in folders:
@@ -44,8 +54,16 @@ def compare(folders: list[Path]) -> tuple[str, list[dict]]:
         loaded.append((path, result, result.identity.get("base_seed"),
                        result.identity.get("optimizer", "?")))  # fmt: skip
     (b_path, b_res, b_seed, b_opt), others = loaded[0], loaded[1:]
+    b_task = _task(b_res.identity)
     rows, notes, p_index = [], [], []
     for path, res, seed, opt in others:
+        task = _task(res.identity)
+        if task != b_task:
+            raise ValueError(
+                f"{path} is a sweep of {task[0]} {dict(task[1])}, the baseline {b_path} of "
+                f"{b_task[0]} {dict(b_task[1])}: rates of different tasks or criteria are not "
+                "compared"
+            )
         n = min(len(res.table["seed"]), len(b_res.table["seed"]))
         a_conv = np.asarray(res.table["converged"], bool)
         b_conv = np.asarray(b_res.table["converged"], bool)

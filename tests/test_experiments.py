@@ -150,8 +150,8 @@ def test_compare_pairs_sweeps_on_shared_seeds_and_notes_when_they_are_not(tmp_pa
     from rnn_jax import make_train, run_sweep, stats
     from tests.sweep_config import TINY
 
-    def sweep(name, optimizer, base_seed):
-        train = make_train(dc.replace(TINY, optimizer=optimizer, dtype="float32"))
+    def sweep(name, optimizer, base_seed, bits=TINY.bits):
+        train = make_train(dc.replace(TINY, optimizer=optimizer, dtype="float32", bits=bits))
         return run_sweep(train, 12, base_seed=base_seed, out_dir=tmp_path / name,
                          progress=False, microbatch=4)  # fmt: skip
 
@@ -165,3 +165,10 @@ def test_compare_pairs_sweeps_on_shared_seeds_and_notes_when_they_are_not(tmp_pa
     assert not unpaired["paired"] and unpaired["p_value"] is None
     assert "base seed 7 differs from the baseline's 0" in text and "unpaired" in text
     assert other.table["seed"].size == 12
+    # another task (4-bit sums): refused in one line; an empty folder too
+    sweep("bits4", "sgd", 0, bits=4)
+    with pytest.raises(ValueError, match="rates of different tasks or criteria are not compared"):
+        _load("compare").main([str(tmp_path / "base"), str(tmp_path / "bits4")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="holds no run"):
+        _load("compare").main([str(tmp_path / "base"), str(tmp_path / "empty")])
