@@ -98,11 +98,7 @@ def compare(folders: list[Path]) -> tuple[str, list[dict]]:
     lines = [head]
     for r in rows:
         lo, hi = r["ci95"]
-        p = (
-            "-"
-            if r.get("p_holm") is None
-            else (f"{r['p_holm']:.2g}" if r["p_holm"] >= 1e-4 else "<1e-4")
-        )
+        p = "-" if r.get("p_holm") is None else stats.format_p(r["p_holm"])
         disc = f"{r['only_a']} / {r['only_b']}" if r["paired"] else "-"
         lines.append(
             f"| {r['folder']} | {r['optimizer']} | {r['n']} | {r['rate']:.3f} | "

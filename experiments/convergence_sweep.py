@@ -106,11 +106,10 @@ def grid_figures(rows: list[dict], axes: dict, out: Path, what: str) -> list[str
     hidden size when both vary."""
     names = ["grid.png"]
     groups = {(r["optimizer"], r["hidden"]) for r in rows}
-    for r in rows:
-        r["setting"] = f"{r['optimizer']} H={r['hidden']}"
+    labelled = [{**r, "setting": f"{r['optimizer']} H={r['hidden']}"} for r in rows]
     if len(axes) == 1:
         (x,) = axes
-        plots.rate_curve_figure(rows, out / "grid.png", x=x, group="setting",
+        plots.rate_curve_figure(labelled, out / "grid.png", x=x, group="setting",
                                 title=f"{what}: convergence rate (95% Wilson bands)")  # fmt: skip
         hiddens = {r["hidden"] for r in rows}
         if len(hiddens) > 1 and len({r["optimizer"] for r in rows}) == 1:
@@ -123,10 +122,8 @@ def grid_figures(rows: list[dict], axes: dict, out: Path, what: str) -> list[str
             rows, out / "grid.png", x="hidden", group="optimizer", logx=False, title=title
         )
     else:
-        labelled = [{**r, "optimizer": r["setting"]} for r in rows]
-        plots.rates_figure(labelled, out / "grid.png", title=f"{what}: convergence rate")
-    for r in rows:
-        del r["setting"]
+        by_setting = [{**r, "optimizer": r["setting"]} for r in labelled]
+        plots.rates_figure(by_setting, out / "grid.png", title=f"{what}: convergence rate")
     return names
 
 

@@ -128,7 +128,7 @@ def table(rows: list[dict]) -> str:
             "(baseline) | | "
             if d is None
             else f"{d['difference']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}] | "
-            f"{_p(d['p_holm'])} | {d['only_a']} / {d['only_b']}"
+            f"{stats.format_p(d['p_holm'])} | {d['only_a']} / {d['only_b']}"
         )
         lines.append(
             f"| {r['optimizer']} | {r['learning_rate']:g} | {r['converged']}/{r['seeds']} | "
@@ -136,10 +136,6 @@ def table(rows: list[dict]) -> str:
             f"{versus} |"
         )
     return "\n".join(lines)
-
-
-def _p(p: float) -> str:
-    return f"{p:.2g}" if p >= 1e-4 else "<1e-4"
 
 
 def figures(rows: list[dict], results: dict, out: Path, args: Args) -> list[str]:

@@ -3,6 +3,7 @@ exact McNemar tests, Holm's correction, summaries."""
 
 from rnn_jax._src.stats import Z95 as Z95
 from rnn_jax._src.stats import compare_to_baseline as compare_to_baseline
+from rnn_jax._src.stats import format_p as format_p
 from rnn_jax._src.stats import holm as holm
 from rnn_jax._src.stats import mcnemar_exact as mcnemar_exact
 from rnn_jax._src.stats import paired_difference as paired_difference
@@ -14,6 +15,7 @@ from rnn_jax._src.stats import wilson_interval as wilson_interval
 __all__ = [
     "Z95",
     "compare_to_baseline",
+    "format_p",
     "holm",
     "mcnemar_exact",
     "paired_difference",

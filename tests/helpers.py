@@ -58,7 +58,7 @@ class CompileCounter:
         self.loaded = 0
         self.names: list[str] = []  # the jitted functions built, e.g. "local" (a Sweep's)
         self._handler = _NameHandler(self.names)
-        self._log_compiles = jax.log_compiles(True)
+        self._log_compiles = None
 
     @property
     def count(self) -> int:
@@ -66,6 +66,7 @@ class CompileCounter:
 
     def __enter__(self):
         CompileCounter._active.append(self)
+        self._log_compiles = jax.log_compiles(True)
         self._log_compiles.__enter__()
         logging.getLogger("jax._src.interpreters.pxla").addHandler(self._handler)
         return self

@@ -166,9 +166,6 @@ def initialize(
         text = " ".join(str(e).split())[:300]
         where = kwargs.get("coordinator_address", "the cluster's coordinator")
         raise ValueError(f"cannot join the run coordinated at {where}: {text}") from None
-    _STATE.update(processes=num_processes, index=process_id)  # failures now exit at once
-    if kwargs:
-        _check_same_count(num_processes, process_id)
     # Not jax.process_index(): that would start the backends, and the caller may still want to
     # choose the CPU device count (rnn_jax.use_cpu_cores) before they start.
     if kwargs:
@@ -176,6 +173,8 @@ def initialize(
     else:
         count = int(next(os.environ[v] for v in CLUSTER_VARIABLES if v in os.environ))
         index = int(next((os.environ[v] for v in RANK_VARIABLES if v in os.environ), "0"))
-    _STATE.update(processes=count, index=index)
+    _STATE.update(processes=count, index=index)  # from here on, a failure exits at once
     io.set_writer(index == 0)
+    if kwargs:
+        _check_same_count(num_processes, process_id)
     return count

@@ -148,6 +148,15 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
     return min(1.0, 2.0 * tail)
 
 
+def format_p(p: float) -> str:
+    """A p-value for a table: two significant digits, ``"<1e-4"`` below 1e-4.
+
+    >>> format_p(0.05248), format_p(2e-9)
+    ('0.052', '<1e-4')
+    """
+    return f"{p:.2g}" if p >= 1e-4 else "<1e-4"
+
+
 def holm(p_values) -> list[float]:
     """Holm's step-down adjustment of ``m`` p-values (family-wise error rate).
 
