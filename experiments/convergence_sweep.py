@@ -189,7 +189,7 @@ def run_grid(args: Args, out: Path) -> list[dict]:
                 "(baseline) | | "
                 if d is None
                 else f"{d['difference']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}] | "
-                f"{d['p_holm']:.2g} | {d['only_a']} / {d['only_b']}"
+                f"{stats.format_p(d['p_holm'])} | {d['only_a']} / {d['only_b']}"
             )
             lines.append(
                 f"| {r['optimizer']} | {r['hidden']} | {hp} | "
