@@ -153,17 +153,18 @@ def addition_prefix_tree(bits: int = 6, dtype=jnp.float32) -> tuple[tuple[Array,
     (feature-major) and targets ``(n_k,)``, the bit ``k`` of the prefix sum (of the full sum).
     """
     check_bits(bits, enumerated=True)
+    # NumPy: a constant of the compiled program, not operations traced into it.
     inputs, targets = [], []
     for k in range(bits + 1):
         n = 4 ** min(k + 1, bits)
-        node = jnp.arange(n, dtype=jnp.int32)
+        node = np.arange(n, dtype=np.int64)
         # Input pair j of a node is its base-4 digit j (the most significant digit is step 0).
         digits = [(node >> (2 * (min(k, bits - 1) - j))) & 3 for j in range(min(k + 1, bits))]
         a = sum((d >> 1) << j for j, d in enumerate(digits))
         b = sum((d & 1) << j for j, d in enumerate(digits))
-        last = digits[-1] if k < bits else jnp.zeros_like(node)
-        inputs.append(jnp.stack([last >> 1, last & 1]).astype(dtype))
-        targets.append((((a + b) >> k) & 1).astype(dtype))
+        last = digits[-1] if k < bits else np.zeros_like(node)
+        inputs.append(jnp.asarray(np.stack([last >> 1, last & 1]), dtype))
+        targets.append(jnp.asarray(((a + b) >> k) & 1, dtype))
     return tuple(inputs), tuple(targets)
 
 
