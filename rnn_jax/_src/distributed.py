@@ -49,26 +49,52 @@ def _check_port_free(port: int) -> None:
 
 def _check_same_count(num_processes: int, process_id: int) -> None:
     """Every process must have been given the same --num-processes (JAX takes process 0's
-    and would let a process with another count join silently)."""
+    and would let a process with another count join silently).
+
+    Process 0 compares every count with its own and publishes the verdict; the others read
+    it. On a mismatch every process stops with one line, process 0 last: it hosts the
+    coordination service, and a process that loses the service while still running is
+    aborted by JAX with a native log instead of its own message.
+    """
+    import time
+
     from jax._src import distributed as jax_distributed  # the coordinator's key-value store
 
     client = jax_distributed.global_state.client
     if client is None:
         return
-    client.key_value_set(f"rnn_jax/num_processes/{process_id}", str(num_processes))
-    client.wait_at_barrier("rnn_jax/num_processes", 60_000)  # every count is published
-    # Process 0's count is the coordinator's: it checks everyone, everyone checks it.
-    others = range(1, num_processes) if process_id == 0 else [0]
-    counts = {
-        i: int(client.blocking_key_value_get(f"rnn_jax/num_processes/{i}", 10_000)) for i in others
-    }
-    differ = {i: c for i, c in counts.items() if c != num_processes}
-    if differ:
+    key = "rnn_jax/num_processes"
+    client.key_value_set(f"{key}/{process_id}", str(num_processes))
+    client.wait_at_barrier(key, 60_000)  # every count is published
+    if process_id == 0:
+        others = range(1, num_processes)
+        counts = {i: int(client.blocking_key_value_get(f"{key}/{i}", 10_000)) for i in others}
+        differ = {i: c for i, c in counts.items() if c != num_processes}
+        client.key_value_set(f"{key}/verdict", "differ" if differ else "same")
+        if not differ:
+            return
+        try:  # everyone has read the verdict and is on its way out
+            for i in others:
+                client.blocking_key_value_get(f"{key}/read/{i}", 10_000)
+        except Exception:  # noqa: BLE001 - one that died is already out
+            pass
+        time.sleep(1.0)
         other, theirs = next(iter(differ.items()))
+    else:
+        verdict = client.blocking_key_value_get(f"{key}/verdict", 60_000)
+        theirs, other = int(client.blocking_key_value_get(f"{key}/0", 10_000)), 0
+        client.key_value_set(f"{key}/read/{process_id}", "1")
+        if verdict == "same":
+            return
+    if theirs == num_processes:  # this one agrees with process 0; another does not
         raise ValueError(
-            f"--num-processes {num_processes} here but {theirs} on process {other}: every "
-            "process must be given the same --num-processes"
+            "another process was given a different --num-processes: every process must be "
+            "given the same --num-processes"
         )
+    raise ValueError(
+        f"--num-processes {num_processes} here but {theirs} on process {other}: every "
+        "process must be given the same --num-processes"
+    )
 
 
 def _launched_by_cluster() -> bool:
