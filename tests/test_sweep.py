@@ -408,6 +408,30 @@ def test_a_cached_executable_gives_byte_identical_results(tmp_path):
     assert any((tmp_path / "cache").iterdir())
 
 
+_SWITCHED_CACHE = """
+import sys, jax, jax.numpy as jnp
+from rnn_jax.cli import use_compilation_cache
+a, b = sys.argv[1:]
+use_compilation_cache(a)
+jax.jit(lambda x: jnp.sin(x) * 2)(jnp.ones(3))
+use_compilation_cache(b)
+jax.jit(lambda x: jnp.cos(x) * 3)(jnp.ones(3))
+use_compilation_cache(None)
+jax.jit(lambda x: jnp.tan(x) * 4)(jnp.ones(3))
+"""
+
+
+def test_the_cache_folder_can_be_changed_and_turned_off_within_a_process(tmp_path):
+    """JAX opens its cache once per process; a second call must still take effect."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    r = subprocess.run([sys.executable, "-c", _SWITCHED_CACHE, str(a), str(b)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    entries = lambda folder: sorted(p.name for p in folder.glob("jit__lambda-*"))  # noqa: E731
+    assert len(entries(a)) == 1 and len(entries(b)) == 1, (entries(a), entries(b))
+    assert entries(a) != entries(b)
+
+
 def test_scripts_take_cache_flags(tmp_path):
     from rnn_jax.cli import CompileCache
 

@@ -81,9 +81,14 @@ class Processes:
 def use_compilation_cache(folder: str | os.PathLike | None) -> Path | None:
     """Turns JAX's persistent compilation cache on in ``folder`` (``None``: off), with the
     thresholds at 0 so that every executable of a sweep is kept. This sets JAX's global
-    configuration: scripts call it (through :func:`parse`), importing rnn_jax never does."""
+    configuration: scripts call it (through :func:`parse`), importing rnn_jax never does.
+    A later call replaces an earlier one (another folder, or off)."""
     import jax
+    from jax._src import compilation_cache
 
+    # JAX opens its cache once per process and then ignores changes of the folder or of the
+    # switch; resetting it makes a second call take effect (tests, the benchmark's cold/warm).
+    compilation_cache.reset_cache()
     if folder is None:
         jax.config.update("jax_enable_compilation_cache", False)
         return None
