@@ -1,10 +1,13 @@
 """The README's examples run as written (with fewer seeds)."""
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.conftest import TEST_XLA_FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,9 +24,11 @@ def test_your_own_study_example_runs(tmp_path):
     assert "n_seeds = 1000\n" in code
     script = tmp_path / "study.py"
     script.write_text(code.replace("n_seeds = 1000\n", "n_seeds = 16\n"))
-    r = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path
-    )
+    # Under XLA's default flags, as a user runs it (conftest lowers them for the other tests).
+    flags = os.environ.get("XLA_FLAGS", "").replace(TEST_XLA_FLAGS, "").strip()
+    env = {**os.environ, "XLA_FLAGS": flags}
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                       timeout=600, cwd=tmp_path, env=env)  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     lines = r.stdout.splitlines()
     pattern = r"(\w+) / (\w+): (\d+)/16 converged, rate [\d.]+ \[95% CI [\d.]+, [\d.]+\]"
