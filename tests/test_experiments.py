@@ -130,16 +130,22 @@ def test_benchmark_tiny_run_writes_its_table(tmp_path):
     out = tmp_path / "bench.json"
     flags = ["--seeds", "8", "--numpy-seeds", "1", "--repeats", "1", "--microbatch", "4"]
     cells = ["--hidden", "3", "--steps", "7", "--cells", "tanh"]
-    result = _load("benchmark").main([*flags, *cells, "--json", str(out)])
+    bench = _load("benchmark")
+    result = bench.main([*flags, *cells, "--json", str(out)])
     saved = json.loads(out.read_text())
     assert saved["sweep"].keys() == result["sweep"].keys()
-    assert len(saved["sweep"]) == 3 and len(saved["cells"]) == 1
-    numpy_ms = saved["sweep"]["numpy seed loop (a)"]["ms_per_seed"]
+    assert len(saved["sweep"]) == 4 and len(saved["cells"]) == 1
+    numpy_ms = saved["sweep"][bench.NUMPY]["ms_per_seed"]
+    base_ms = saved["sweep"][bench.BASELINE]["ms_per_seed"]
     for row in saved["sweep"].values():
         assert row["speedup_vs_numpy"] == pytest.approx(numpy_ms / row["ms_per_seed"])
-    for label in ("rnn_jax sweep, jax.grad (b)", "rnn_jax sweep, hand BPTT (c)"):
-        assert saved["sweep"][label]["seeds"] == 8
-        assert saved["sweep"][label]["peak_bytes_per_1000_seeds"] > 0
+        assert row["speedup_vs_straightforward"] == pytest.approx(base_ms / row["ms_per_seed"])
+    assert "cold_compile_s" not in saved["sweep"][bench.NUMPY]
+    for label in (bench.BASELINE, *bench.SWEEPS):
+        row = saved["sweep"][label]
+        assert row["seeds"] == 8 and 0 <= row["converged"] <= 8
+        assert row["bytes_per_1000_seeds"] > 0
+        assert row["cold_compile_s"] > 0 and row["warm_compile_s"] > 0
     cell = saved["cells"][0]
     assert cell["speedup"] == pytest.approx(cell["autodiff"] / cell["bptt"])
 

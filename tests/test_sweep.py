@@ -432,6 +432,17 @@ def test_the_cache_folder_can_be_changed_and_turned_off_within_a_process(tmp_pat
     assert entries(a) != entries(b)
 
 
+def test_a_sweep_compiles_ahead_of_time_and_reports_its_memory():
+    from rnn_jax import Sweep
+
+    sweep = Sweep(make_train(TINY), 8, microbatch=4)
+    compiled = sweep.compile()
+    assert isinstance(compiled, jax.stages.Compiled)
+    ma = compiled.memory_analysis()
+    total = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
+    assert sweep.memory_bytes() == total > 0
+
+
 def test_scripts_take_cache_flags(tmp_path):
     from rnn_jax.cli import CompileCache
 

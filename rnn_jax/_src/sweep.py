@@ -139,13 +139,19 @@ class Sweep:
         full = self.train.check_hparams(hparams or {})
         return {k: np.asarray(v, self.train.dtype) for k, v in full.items()}
 
+    def compile(self, hparams: Mapping[str, Any] | None = None) -> jax.stages.Compiled:
+        """Traces, lowers and compiles one chunk ahead of time, as the first call does (with
+        the persistent compilation cache on, a rerun loads it instead). The result's
+        ``memory_analysis()`` and ``cost_analysis()`` describe the executable."""
+        with self.train.precision():
+            keys = self._global_keys(seed_keys(0, np.arange(1)))
+            return self._run.trace(keys, self._hparams(hparams)).lower().compile()
+
     def memory_bytes(self, hparams: Mapping[str, Any] | None = None) -> int | None:
         """Bytes XLA reserves to run one chunk (temporaries + arguments + outputs), from the
         compiled executable's memory analysis; ``None`` where the backend does not report it."""
         try:
-            with self.train.precision():
-                keys = self._global_keys(seed_keys(0, np.arange(1)))
-                ma = self._run.lower(keys, self._hparams(hparams)).compile().memory_analysis()
+            ma = self.compile(hparams).memory_analysis()
             return int(ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes)
         except Exception:  # noqa: BLE001 - memory analysis is optional per backend
             return None
