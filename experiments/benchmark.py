@@ -163,14 +163,6 @@ def _timed(fn):
     return out, time.perf_counter() - t0
 
 
-def _memory(compiled) -> int | None:
-    try:
-        ma = compiled.memory_analysis()
-        return int(ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes)
-    except Exception:  # noqa: BLE001 - memory analysis is optional per backend
-        return None
-
-
 SWEEPS = {"(c) rnn_jax sweep, jax.grad": "autodiff", "(d) rnn_jax sweep, hand BPTT": "bptt"}
 BASELINE = "(b) straightforward JAX"
 NUMPY = "(a) NumPy seed loop"
@@ -190,7 +182,7 @@ def sweep_timings(args: Args) -> dict[str, dict]:
         "seeds": args.seeds,
         "cold_compile_s": cold_s,
         "warm_compile_s": warm_s,
-        "bytes_per_1000_seeds": _bytes_per_1000(_memory(cold), args.seeds),
+        "bytes_per_1000_seeds": _bytes_per_1000(cold, args.seeds),
         "converged": int(np.sum(out[0])),
     }
     for label, backward in SWEEPS.items():
@@ -210,7 +202,7 @@ def sweep_timings(args: Args) -> dict[str, dict]:
             "seeds": sweep.chunk_size,
             "cold_compile_s": cold_s,
             "warm_compile_s": warm_s,
-            "bytes_per_1000_seeds": _bytes_per_1000(_memory(compiled), sweep.chunk_size),
+            "bytes_per_1000_seeds": _bytes_per_1000(compiled, sweep.chunk_size),
             "converged": int(np.sum(out["converged"])),
         }
     for label, sec in _interleaved(calls, args.repeats).items():
@@ -218,7 +210,8 @@ def sweep_timings(args: Args) -> dict[str, dict]:
     return rows
 
 
-def _bytes_per_1000(total: int | None, seeds: int) -> float | None:
+def _bytes_per_1000(compiled, seeds: int) -> float | None:
+    total = rj.sweep.executable_bytes(compiled)
     return None if total is None else total * 1000 / seeds
 
 

@@ -434,6 +434,7 @@ def test_the_cache_folder_can_be_changed_and_turned_off_within_a_process(tmp_pat
 
 def test_a_sweep_compiles_ahead_of_time_and_reports_its_memory():
     from rnn_jax import Sweep
+    from rnn_jax import sweep as rj_sweep
 
     sweep = Sweep(make_train(TINY), 8, microbatch=4)
     compiled = sweep.compile()
@@ -441,6 +442,7 @@ def test_a_sweep_compiles_ahead_of_time_and_reports_its_memory():
     ma = compiled.memory_analysis()
     total = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
     assert sweep.memory_bytes() == total > 0
+    assert rj_sweep.executable_bytes(compiled) == total
 
 
 def test_scripts_take_cache_flags(tmp_path):

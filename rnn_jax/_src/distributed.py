@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 from rnn_jax._src import io
 
@@ -56,8 +57,6 @@ def _check_same_count(num_processes: int, process_id: int) -> None:
     coordination service, and a process that loses the service while still running is
     aborted by JAX with a native log instead of its own message.
     """
-    import time
-
     from jax._src import distributed as jax_distributed  # the coordinator's key-value store
 
     client = jax_distributed.global_state.client

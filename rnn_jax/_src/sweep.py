@@ -75,6 +75,22 @@ def use_cpu_cores(count: int | None = None) -> bool:
     return True
 
 
+def executable_bytes(compiled: jax.stages.Compiled) -> int | None:
+    """Bytes XLA reserves to run a compiled program (temporaries + arguments + outputs), from
+    its memory analysis; ``None`` where the backend does not report it.
+
+    Example::
+
+        compiled = jax.jit(f).trace(x).lower().compile()
+        executable_bytes(compiled)  # e.g. 1_048_576
+    """
+    try:
+        ma = compiled.memory_analysis()
+        return int(ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes)
+    except Exception:  # noqa: BLE001 - memory analysis is optional per backend
+        return None
+
+
 class Sweep:
     """One :class:`rnn_jax.Train` compiled for a fixed chunk of seeds, sharded over devices.
 
@@ -148,13 +164,13 @@ class Sweep:
             return self._run.trace(keys, self._hparams(hparams)).lower().compile()
 
     def memory_bytes(self, hparams: Mapping[str, Any] | None = None) -> int | None:
-        """Bytes XLA reserves to run one chunk (temporaries + arguments + outputs), from the
-        compiled executable's memory analysis; ``None`` where the backend does not report it."""
+        """Bytes XLA reserves to run one chunk: :func:`executable_bytes` of :meth:`compile`
+        (``None`` also where compiling fails)."""
         try:
-            ma = self.compile(hparams).memory_analysis()
-            return int(ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes)
-        except Exception:  # noqa: BLE001 - memory analysis is optional per backend
+            compiled = self.compile(hparams)
+        except Exception:  # noqa: BLE001 - as before: a measurement, never an error
             return None
+        return executable_bytes(compiled)
 
     def __call__(
         self, key_data: np.ndarray, hparams: Mapping[str, Any] | None = None
