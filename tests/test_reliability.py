@@ -208,6 +208,29 @@ def _json_sweep(tmp_path, *extra):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 
+_PEER_FAILURE = """
+import sys
+from rnn_jax import cli
+from rnn_jax._src import distributed
+if sys.argv[1] == "joined":  # as after distributed.initialize in a 2-process run
+    distributed._STATE.update(processes=2, index=0)
+def main(argv):  # what a Gloo collective raised when its peer was killed (JAX 0.10)
+    raise ValueError("UNKNOWN: Gloo AllGather failed: [pair.cc:547] Connection closed by peer")
+cli.script(main)
+"""
+
+
+@pytest.mark.parametrize("state,rc,line", [
+    ("joined", 3, "error: another process of this run stopped"),
+    ("alone", 2, "error: UNKNOWN: Gloo AllGather failed"),
+])  # fmt: skip
+def test_a_peer_failure_is_told_by_its_message_whatever_its_class(state, rc, line):
+    r = subprocess.run([sys.executable, "-c", _PEER_FAILURE, state], capture_output=True,
+                       text=True, timeout=120)  # fmt: skip
+    assert r.returncode == rc, r.stderr[-2000:]
+    assert r.stderr.startswith(line) and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 def test_cli_damaged_folders_and_other_studies_are_one_line_errors(tmp_path):
     """A corrupted config.json and a study into a folder holding another kind of run: exit 2,
     one line naming the file, nothing changed (damaged data files: tests/test_sweep.py)."""

@@ -262,21 +262,9 @@ def script(main: Callable[[Sequence[str] | None], object]) -> None:
         main(sys.argv[1:])
     except SystemExit as e:
         _exit(e.code if isinstance(e.code, int) else (0 if e.code is None else EXIT_USAGE))
-    except (ValueError, TypeError, KeyError) as e:  # bad input, named by the message
-        print(f"error: {_one_line(e)}", file=sys.stderr)
-        _exit(EXIT_USAGE)
-    except OSError as e:
-        where = f"{e.filename}: " if e.filename else ""
-        print(f"error: {where}{e.strerror or _one_line(e)}", file=sys.stderr)
-        _exit(EXIT_USAGE)
-    except Exception as e:  # noqa: BLE001
-        if _is_out_of_memory(e):
-            print(
-                "error: out of memory; use fewer --seeds per --chunk-size, a smaller model, "
-                "or a machine with more memory",
-                file=sys.stderr,
-            )
-            _exit(EXIT_USAGE)
+    except Exception as e:  # noqa: BLE001 - every failure ends in one line
+        # First: a peer's failure surfaces as whatever class the runtime chose (a Gloo
+        # collective raises ValueError or JaxRuntimeError), so it is told by its message.
         if _multi_process() and _is_peer_failure(e):
             last = rundir.last_written()
             saved = "" if last is None else f"; {last[1]} seeds saved in {last[0]}"
@@ -286,6 +274,20 @@ def script(main: Callable[[Sequence[str] | None], object]) -> None:
                 file=sys.stderr,
             )
             _exit(EXIT_PEER)
+        if isinstance(e, (ValueError, TypeError, KeyError)):  # bad input, named by the message
+            print(f"error: {_one_line(e)}", file=sys.stderr)
+            _exit(EXIT_USAGE)
+        if isinstance(e, OSError):
+            where = f"{e.filename}: " if e.filename else ""
+            print(f"error: {where}{e.strerror or _one_line(e)}", file=sys.stderr)
+            _exit(EXIT_USAGE)
+        if _is_out_of_memory(e):
+            print(
+                "error: out of memory; use fewer --seeds per --chunk-size, a smaller model, "
+                "or a machine with more memory",
+                file=sys.stderr,
+            )
+            _exit(EXIT_USAGE)
         report = (
             Path(tempfile.gettempdir())
             / f"rnn_jax-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
