@@ -4,11 +4,11 @@ Usage: python tests/rundir_holder.py DIR
 """
 
 import sys
-import time
+import threading
 
 from rnn_jax.cli import RunFolder
 
 if __name__ == "__main__":
     with RunFolder(sys.argv[1], {"kind": "holder"}, resume=True):
         print("locked", flush=True)
-        time.sleep(300)
+        threading.Event().wait()  # until the test kills this process

@@ -1,11 +1,18 @@
-"""Runs a small sweep in a subprocess (for the device-count, kill/resume and multi-process
-tests), as a script: one line per error (``rnn_jax.cli.script``).
+"""Runs a small sweep in a subprocess (for the device-count, kill/resume, interrupt and
+multi-process tests), as a script: one line per error (``rnn_jax.cli.script``).
 
-Usage: python tests/sweep_worker.py OUT_DIR N_SEEDS CHUNK [--resume] [--slow]
-                                     [--processes HOST:PORT N I]
+Usage: python tests/sweep_worker.py OUT_DIR N_SEEDS CHUNK [--resume]
+                                     [--signal-at AT SIGNAL] [--processes HOST:PORT N I]
+
+``--signal-at AT SIGNAL`` stops the run at a chosen point, deterministically: at ``AT``
+(``start``: the folder is open and nothing is compiled yet; an integer ``k``: right after the
+commit that saved ``k`` seeds) the process sends itself ``SIGNAL`` (``INT``, ``TERM``,
+``KILL``) and then blocks, so the signal's own handling is the only way the run ends.
 """
 
-import time
+import os
+import signal
+import threading
 
 import jax
 
@@ -14,13 +21,29 @@ from rnn_jax.sweep import initialize
 from tests.sweep_config import TINY
 
 
+def _stop_at(at: str, name: str):
+    """The ``on_start`` and ``on_chunk`` hooks that send ``SIG<name>`` at ``at`` and block."""
+    signum = getattr(signal, f"SIG{name}")
+
+    def stop(point):
+        if str(point) == at:
+            os.kill(os.getpid(), signum)
+            threading.Event().wait()  # the interrupt handler (or the kill) ends the process
+
+    on_start = (lambda saved: stop("start")) if at == "start" else None
+    return on_start, stop
+
+
 def main(argv):
     out, n, chunk = argv[0], int(argv[1]), int(argv[2])
     if "--processes" in argv:
         i = argv.index("--processes")
         address, count, index = argv[i + 1], int(argv[i + 2]), int(argv[i + 3])
         initialize(address, count, index, heartbeat_timeout_s=5, initialization_timeout_s=20)
-    slow = "--slow" in argv
+    on_start = on_chunk = None
+    if "--signal-at" in argv:
+        i = argv.index("--signal-at")
+        on_start, on_chunk = _stop_at(argv[i + 1], argv[i + 2])
     run_sweep(
         make_train(TINY),
         n,
@@ -29,7 +52,8 @@ def main(argv):
         microbatch=4,
         resume="--resume" in argv,
         progress=False,
-        on_chunk=(lambda done: time.sleep(0.4)) if slow else None,
+        on_start=on_start,
+        on_chunk=on_chunk,
     )
     print("devices", len(jax.devices()), "processes", jax.process_count(), flush=True)
 

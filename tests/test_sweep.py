@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -18,7 +17,7 @@ import pytest
 
 from rnn_jax import io, make_train, run_sweep
 from rnn_jax._src.sweep import CURVES, TABLE
-from tests.sweep_config import TINY, TINY_FLAGS
+from tests.sweep_config import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 24
@@ -28,7 +27,7 @@ def _sha(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _worker(out, n, chunk, *extra, devices=1, wait=True):
+def _run_worker(out, n, chunk, *extra, devices=1) -> subprocess.CompletedProcess:
     env = dict(
         os.environ,
         PYTHONPATH=str(ROOT),
@@ -36,17 +35,12 @@ def _worker(out, n, chunk, *extra, devices=1, wait=True):
         XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} "
         f"--xla_force_host_platform_device_count={devices}",
     )
-    cmd = [
-        sys.executable,
-        str(ROOT / "tests" / "sweep_worker.py"),
-        str(out),
-        str(n),
-        str(chunk),
-        *extra,
-    ]
-    if not wait:
-        return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    cmd = [sys.executable, str(ROOT / "tests" / "sweep_worker.py"), str(out), str(n), str(chunk)]
+    return subprocess.run([*cmd, *extra], env=env, capture_output=True, text=True, timeout=300)
+
+
+def _worker(out, n, chunk, *extra, devices=1) -> str:
+    r = _run_worker(out, n, chunk, *extra, devices=devices)
     assert r.returncode == 0, r.stderr[-2000:]
     return r.stdout
 
@@ -70,14 +64,10 @@ def test_chunk_size_and_device_count_do_not_change_any_seed(reference, tmp_path)
 
 def test_resume_after_sigkill_equals_uninterrupted(reference, tmp_path):
     out = tmp_path / "killed"
-    proc = _worker(out, N, 4, "--slow", wait=False)
-    deadline = time.time() + 120
-    while not (out / TABLE).exists() and time.time() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    r = _run_worker(out, N, 4, "--signal-at", "12", "KILL")  # killed right after 3 chunks
+    assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
     partial = io.read_csv(out / TABLE)
-    assert 0 < len(partial["seed"]) < N, "the kill should land mid-sweep"
+    np.testing.assert_array_equal(partial["seed"], np.arange(12))
     _worker(out, N, 4, "--resume")
     assert _sha(out / TABLE) == _sha(reference / TABLE)
     curves = io.read_npz(out / "curves.npz")
@@ -316,63 +306,54 @@ def test_base_seed_and_seed_counts_are_bounded():
 # ------------------------------------------------------------------ interrupts
 
 
-def _cli_sweep(out, *extra):
-    cmd = [sys.executable, str(ROOT / "experiments" / "convergence_sweep.py"), *TINY_FLAGS,
-           "--seeds", "512", "--chunk-size", "128", "--out", str(out), *extra]  # fmt: skip
-    return subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+def _last_line(stderr: str) -> str:
+    return stderr.strip().splitlines()[-1]
 
 
-def _wait_for(predicate, timeout=120):
-    deadline = time.time() + timeout
-    while not predicate():
-        assert time.time() < deadline, "timed out"
-        time.sleep(0.01)
-
-
-def _saved(out) -> int:
-    try:
-        return json.loads((out / "manifest.json").read_text())["seeds"]
-    except (OSError, ValueError, KeyError):
-        return 0
-
-
-def test_interrupts_at_any_moment_exit_cleanly_and_resume_gives_the_same_table(tmp_path):
-    straight = _cli_sweep(tmp_path / "straight", "--no-progress")
-    assert straight.wait(timeout=300) == 0, straight.stderr.read()
-    straight.stdout.close(), straight.stderr.close()
+def test_interrupts_at_any_moment_exit_cleanly_and_resume_gives_the_same_table(reference, tmp_path):
+    """Each interrupt lands at a chosen point: the worker signals itself there and blocks."""
     out = tmp_path / "interrupted"
-    # 1. while compiling: the folder is open, nothing is saved yet
-    proc = _cli_sweep(out)
-    _wait_for(lambda: (out / "config.json").exists())
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert err.strip().splitlines()[-1] == (
+    # 1. before anything compiled: the folder is open, nothing is saved yet
+    r = _run_worker(out, N, 8, "--signal-at", "start", "INT")
+    assert r.returncode == 130, r.stderr[-2000:]
+    assert _last_line(r.stderr) == (
         f"interrupted (SIGINT): 0 seeds saved in {out}; rerun with --resume to continue"
     )
-    # 2. mid-sweep, by SIGTERM: the chunks saved so far are kept
-    proc = _cli_sweep(out, "--resume")
-    _wait_for(lambda: _saved(out) > 0)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    last = err.strip().splitlines()[-1]
-    if proc.returncode == 0:
-        pytest.skip("the sweep finished before SIGTERM landed (a very fast machine)")
-    assert proc.returncode == 143, err
-    saved = int(last.split(": ")[1].split()[0])
-    assert 0 < saved < 512 and saved % 128 == 0, last
-    assert (
-        last
-        == f"interrupted (SIGTERM): {saved} seeds saved in {out}; rerun with --resume to continue"
+    # 2. mid-sweep, by SIGTERM, right after the second chunk: both chunks are kept
+    r = _run_worker(out, N, 8, "--resume", "--signal-at", "16", "TERM")
+    assert r.returncode == 143, r.stderr[-2000:]
+    assert _last_line(r.stderr) == (
+        f"interrupted (SIGTERM): 16 seeds saved in {out}; rerun with --resume to continue"
     )
+    assert io.read_csv(out / TABLE)["seed"].tolist() == list(range(16))
     # 3. resume: exactly the uninterrupted table
-    proc = _cli_sweep(out, "--resume", "--no-progress")
-    assert proc.wait(timeout=300) == 0, proc.stderr.read()
-    proc.stdout.close(), proc.stderr.close()
-    assert (out / TABLE).read_bytes() == (tmp_path / "straight" / TABLE).read_bytes()
+    _worker(out, N, 8, "--resume")
+    assert (out / TABLE).read_bytes() == (reference / TABLE).read_bytes()
+
+
+def test_an_interrupt_while_xla_compiles_exits_at_once(tmp_path):
+    """SIGINT sent just before the first compile (no compilation cache, so the main thread is
+    inside XLA when the signal is handled) ends the run with one line, nothing saved."""
+    out = tmp_path / "compiling"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
+    code = (
+        "import os, signal, sys\n"
+        "from rnn_jax import cli, make_train, run_sweep\n"
+        "from rnn_jax.cli import use_compilation_cache\n"
+        "from tests.sweep_config import TINY\n"
+        "use_compilation_cache(None)\n"
+        "hook = lambda saved: os.kill(os.getpid(), signal.SIGINT)\n"
+        "main = lambda argv: run_sweep(make_train(TINY), 64, chunk_size=8, microbatch=4,\n"
+        "                              out_dir=argv[0], progress=False, on_start=hook)\n"
+        "sys.argv = ['x', sys.argv[1]]\n"
+        "cli.script(main)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(out)], env=env, cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 130, r.stderr[-2000:]
+    assert _last_line(r.stderr) == (
+        f"interrupted (SIGINT): 0 seeds saved in {out}; rerun with --resume to continue"
+    )
 
 
 # ------------------------------------------------------------------ compilation cache
@@ -465,8 +446,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _processes(out, n, chunk, *extra, count=2, ids=None, port=None, counts=None):
-    """Starts ``count`` workers joined by jax.distributed on localhost; returns the Popens."""
+def _processes(out, n, chunk, *extra, count=2, ids=None, port=None, counts=None, per_process=None):
+    """Starts ``count`` workers joined by jax.distributed on localhost; returns the Popens.
+    ``per_process`` maps a process index to more flags for it alone."""
     port = port or _free_port()
     flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=1"
     env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu", XLA_FLAGS=flags)
@@ -474,7 +456,8 @@ def _processes(out, n, chunk, *extra, count=2, ids=None, port=None, counts=None)
     for i in ids if ids is not None else range(count):
         c = counts[i] if counts else count
         cmd = [sys.executable, str(ROOT / "tests" / "sweep_worker.py"), str(out), str(n),
-               str(chunk), *extra, "--processes", f"localhost:{port}", str(c), str(i)]  # fmt: skip
+               str(chunk), *extra, *(per_process or {}).get(i, []),
+               "--processes", f"localhost:{port}", str(c), str(i)]  # fmt: skip
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True))  # fmt: skip
     return procs
@@ -503,19 +486,15 @@ def test_two_processes_write_the_single_process_table(reference, tmp_path):
 
 def test_a_killed_process_stops_the_run_and_resume_completes_it(reference, tmp_path):
     out = tmp_path / "killed"
-    procs = _processes(out, N, 8, "--slow")
-    deadline = time.monotonic() + 120
-    while not (out / "manifest.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    procs[1].kill()
-    _finish(procs[1:])
-    t0 = time.monotonic()
-    rc, _, err = _finish(procs[:1])[0]
-    assert rc == 3 and time.monotonic() - t0 < 30, err[-2000:]
+    # process 1 kills itself right after the first chunk (8 seeds) is gathered and saved
+    procs = _processes(out, N, 8, per_process={1: ["--signal-at", "8", "KILL"]})
+    (rc1, _, _), (rc, _, err) = _finish(procs[1:])[0], _finish(procs[:1])[0]
+    assert rc1 == -signal.SIGKILL
+    assert rc == 3, err[-2000:]
     (line,) = _error_lines(err)
     assert "another process of this run stopped" in line and "--resume" in line
-    saved = json.loads((out / "manifest.json").read_text())["seeds"]
-    assert 0 < saved < N and f"{saved} seeds saved" in line
+    assert json.loads((out / "manifest.json").read_text())["seeds"] == 8
+    assert "8 seeds saved" in line, line
     # every process resumes from what process 0 read (the others read no file)
     for rc, _, err in _finish(_processes(out, N, 8, "--resume")):
         assert rc == 0, err[-2000:]

@@ -431,6 +431,7 @@ def run_sweep(
     devices=None,
     microbatch: int = DEFAULT_MICROBATCH,
     sweep: Sweep | None = None,
+    on_start: Callable[[int], None] | None = None,
     on_chunk: Callable[[int], None] | None = None,
 ) -> SweepResult:
     """Trains seeds ``0 .. n_seeds-1`` of ``train`` and returns a :class:`SweepResult`.
@@ -449,6 +450,8 @@ def run_sweep(
       progress: a progress bar on stderr.
       devices, microbatch: see :class:`Sweep`.
       sweep: a compiled :class:`Sweep` of the same ``train`` to reuse (a grid does).
+      on_start: called with the number of seeds already saved once the folder is open,
+        just before the first chunk compiles (not called when nothing is left to run).
       on_chunk: called with the number of seeds saved after every chunk.
 
     Example:
@@ -523,6 +526,7 @@ def run_sweep(
             done,
             folder,
             progress,
+            on_start,
             on_chunk,
         )
         table = {c: _concat(done[c], c) for c in columns}
@@ -586,7 +590,18 @@ def _concat(parts, column=None) -> np.ndarray:
 
 
 def _run_chunks(
-    train, sweep, full_hp, hp_columns, base_seed, start, n_seeds, done, folder, progress, on_chunk
+    train,
+    sweep,
+    full_hp,
+    hp_columns,
+    base_seed,
+    start,
+    n_seeds,
+    done,
+    folder,
+    progress,
+    on_start,
+    on_chunk,
 ) -> dict | None:
     """Runs the seeds ``start .. n_seeds-1`` in chunks, committing each; returns the timings,
     or ``None`` if there was nothing to run."""
@@ -599,6 +614,8 @@ def _run_chunks(
             file=sys.stderr,
             flush=True,
         )
+    if on_start is not None:
+        on_start(start)
     started = time.perf_counter()
     compile_s, train_s, timed = None, 0.0, 0
     for lo in range(start, n_seeds, sweep.chunk_size):
