@@ -22,7 +22,7 @@ import jax
 import pytest
 from _pytest.doctest import DoctestItem
 
-from rnn_jax.cli import CACHE_ENV, use_compilation_cache
+from rnn_jax.runs import CACHE_ENV, use_compilation_cache
 
 _FAST_COMPILE = "--xla_backend_optimization_level=0"
 if _FAST_COMPILE not in os.environ.get("XLA_FLAGS", ""):

@@ -38,7 +38,8 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 import rnn_jax as rj
-from rnn_jax import Sweep, TrainConfig, cli, io, make_train, reference, seed_keys, use_cpu_cores
+from rnn_jax import TrainConfig, make_train, reference, runs
+from rnn_jax.runs import cli, files, identity
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,7 +147,7 @@ class _Straightforward:
 
     def __init__(self, devices, seeds: int):
         sharding = NamedSharding(Mesh(np.array(devices), ("seeds",)), PartitionSpec("seeds"))
-        self.keys = jax.device_put(seed_keys(0, np.arange(seeds)), sharding)
+        self.keys = jax.device_put(runs.seed_keys(0, np.arange(seeds)), sharding)
         self.seeds = seeds
 
     def compile(self):
@@ -187,7 +188,7 @@ def sweep_timings(args: Args) -> dict[str, dict]:
     }
     for label, backward in SWEEPS.items():
         sweeps = [
-            Sweep(
+            runs.Sweep(
                 make_train(TrainConfig(backward=backward)), args.seeds, microbatch=args.microbatch
             )
             for _ in range(2)
@@ -195,7 +196,7 @@ def sweep_timings(args: Args) -> dict[str, dict]:
         compiled, cold_s = _timed(sweeps[0].compile)
         _, warm_s = _timed(sweeps[1].compile)
         sweep = sweeps[0]
-        kd = seed_keys(0, np.arange(sweep.chunk_size))
+        kd = runs.seed_keys(0, np.arange(sweep.chunk_size))
         out = sweep(kd)  # the call compiles again through the in-memory caches: warm-up
         calls[label] = lambda sweep=sweep, kd=kd: sweep(kd)
         rows[label] = {
@@ -211,12 +212,12 @@ def sweep_timings(args: Args) -> dict[str, dict]:
 
 
 def _bytes_per_1000(compiled, seeds: int) -> float | None:
-    total = rj.sweep.executable_bytes(compiled)
+    total = runs.executable_bytes(compiled)
     return None if total is None else total * 1000 / seeds
 
 
 def cell_timing(name: str, hidden: int, steps: int, batch: int, repeats: int) -> dict:
-    cell = rj.CELLS[name]
+    cell = rj.cells.CELLS[name]
     key = jax.random.key(0)
     params = cell.init(key, hidden, hidden)
     xs = jax.random.normal(key, (batch, steps, hidden), jnp.float32)
@@ -235,16 +236,16 @@ def cell_timing(name: str, hidden: int, steps: int, batch: int, repeats: int) ->
     return out
 
 
-def main(argv=None) -> dict:
-    args = cli.parse(Args, argv, description=__doc__.split("\n\n")[0])
-    use_cpu_cores()  # one device per core: the sweep shards its seeds over them
+def main(argv=None, context=None) -> dict:
+    args, context = cli.start(Args, argv, __doc__, context)
+    runs.use_cpu_cores()  # one device per core: the sweep shards its seeds over them
     if args.seeds < 1 or args.numpy_seeds < 1 or args.repeats < 1:
         raise ValueError("--seeds, --numpy-seeds and --repeats must be >= 1")
     # (a) first, before JAX starts its backends: once started, several CPU devices' thread
     # pools slow a NumPy loop in the same process down by half (33 -> 51 ms per seed here).
     np_times = [_numpy_seed(i) for i in range(args.numpy_seeds)]
     np_ms = 1e3 * statistics.median(np_times)
-    env = cli.environment()
+    env = identity.environment()
     machine = {
         "platform": platform.platform(),
         "cpu": env["cpu"],
@@ -262,11 +263,11 @@ def main(argv=None) -> dict:
     rows = {NUMPY: {"ms_per_seed": np_ms, "seeds": 1}}
     # Cold compiles need an empty persistent cache, warm ones a filled one: a fresh folder.
     with tempfile.TemporaryDirectory(prefix="rnn_jax_bench_cache_") as cache:
-        cli.use_compilation_cache(cache)
+        runs.use_compilation_cache(cache)
         try:
             rows.update(sweep_timings(args))
         finally:
-            cli.use_compilation_cache(None)
+            runs.use_compilation_cache(None)
     base_ms = rows[BASELINE]["ms_per_seed"]
     print(
         "\n| seed-002 training | ms / seed | vs NumPy (a) | vs straightforward JAX (b) | "
@@ -306,7 +307,7 @@ def main(argv=None) -> dict:
                     )
     result = {"machine": machine, "args": dataclasses.asdict(args), "sweep": rows, "cells": cells}
     if args.json:
-        io.write_json(args.json, result)
+        files.write_json(args.json, result)
     return result
 
 

@@ -16,6 +16,7 @@ overlapping windows shifted by one sample, which we take to be a slip.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import jax
@@ -23,7 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import rnn_jax as rj
-from rnn_jax import cli, datasets, io, models, plots
+from rnn_jax import datasets, models, runs
+from rnn_jax.runs import cli, identity, plots
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,20 +40,20 @@ class Args:
     seed: int = 0
     candidates: int = 16
     """seeds trained at once; the first converged one is shown."""
-    train: rj.TrainConfig = rj.TrainConfig(eval_every=1)
+    train: cli.TrainFlags = cli.TrainFlags(eval_every=1)
     """seed 002's run (flags --optimizer, --hparams, --hidden, --epochs, --n-train, ...);
     the loss is recorded after every update (eval_every is set to 1)."""
     test_bits: tuple[int, ...] = (8, 16, 32, 64)
     n_long: int = 1000
 
 
-def gradient_check(params, xs, ts) -> float:
+def gradient_check(params, xs, ts, cell) -> float:
     """Largest relative error, hand BPTT vs central differences, float64 (seed 002's check)."""
     p64 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
     x64 = jnp.asarray(xs[:100], jnp.float64)
     t64 = jnp.asarray(ts[:100], jnp.float64)
-    f = jax.jit(lambda p: models.adder_loss(p, x64, t64))
-    g = jax.grad(models.adder_loss)(p64, x64, t64, backward="bptt")
+    f = jax.jit(lambda p: models.adder_loss(p, x64, t64, cell=cell))
+    g = jax.grad(models.adder_loss)(p64, x64, t64, cell=cell, backward="bptt")
     num = rj.numerical_grad(f, p64, 1e-5)
     return float(rj.relative_error(g, num, floor=1e-6))
 
@@ -69,56 +71,55 @@ def layout(a: int, b: int, t_bits, y_bits) -> str:
     )
 
 
-@jax.jit
-def exact_sums(params, xs, ts):
+@functools.partial(jax.jit, static_argnames="cell")
+def exact_sums(params, xs, ts, cell):
     """Fraction of the sums whose every bit is right (jitted: one compile per shape)."""
-    return jnp.mean(jnp.all((models.adder_apply(params, xs) > 0) == (ts > 0.5), -1))
+    return jnp.mean(jnp.all((models.adder_apply(params, xs, cell=cell) > 0) == (ts > 0.5), -1))
 
 
-def main(argv=None) -> dict:
-    args = cli.parse(Args, argv, description=__doc__.split("\n\n")[0])
+def main(argv=None, context=None) -> dict:
+    args, context = cli.start(Args, argv, __doc__, context)
     if args.candidates < 1 or args.n_long < 1:
         raise ValueError("--candidates and --n-long must be >= 1")
-    cfg = dataclasses.replace(args.train, eval_every=1)
+    cfg = dataclasses.replace(args.train.config(), eval_every=1)
     out = cli.out_folder(args.out, Path("results") / "binary_addition" / str(cfg.optimizer))
-    with cli.run_folder(out, "binary_addition", args, args.resume) as folder:
-        metrics = folder.saved_json("metrics.json")
-        if metrics is None:
-            metrics = run(args, cfg, out)
-            folder.commit({"metrics.json": io.json_bytes(metrics)}, seeds=0)
+    metrics = cli.reuse_or_run(out, "binary_addition", args, context, lambda: run(args, cfg, out))
     report(metrics, args, out)
     return metrics
 
 
 def run(args: Args, cfg: rj.TrainConfig, out: Path) -> dict:
     train = rj.make_train(cfg)
-    keys = jax.random.wrap_key_data(rj.seed_keys(args.seed, np.arange(args.candidates)))
+    keys = jax.random.wrap_key_data(runs.seed_keys(args.seed, np.arange(args.candidates)))
     with train.precision():  # the config's dtype (float32), whatever the global setting
         outcome = jax.jit(jax.vmap(train))(keys)
     converged = np.asarray(outcome.converged)
     pick = int(np.argmax(converged)) if converged.any() else 0
     params = jax.tree.map(lambda a: a[pick], outcome.params)
 
-    seed_keys = rj.train_keys(keys[pick])  # the shown seed's starting point and data
-    xs, ts = datasets.binary_addition(seed_keys.data, cfg.n_train, cfg.bits)
-    p_init = models.adder_init(seed_keys.init, cfg.hidden)
+    # The shown seed's own starting point and data (its cell, size and scale), as trained.
+    cell = rj.cells.CELLS[cfg.cell]
+    seed_keys = rj.train_keys(keys[pick])
+    with train.precision():
+        xs, ts = train.task.data(seed_keys.data)
+        p_init = train.task.init(seed_keys.init, train.hparams)
     with jax.enable_x64(True):  # the gradient check is float64, in this scope only
-        grad_err = gradient_check(p_init, xs, ts)
+        grad_err = gradient_check(p_init, xs, ts, cell)
 
     # Five test sums in the seed's layout.
     k_test = jax.random.fold_in(jax.random.key(args.seed), 10_000)
     ab = np.asarray(jax.random.randint(k_test, (5, 2), 0, 2**cfg.bits))
-    x5, t5 = datasets.addition_data(jnp.asarray(ab[:, 0]), jnp.asarray(ab[:, 1]), cfg.bits)
-    y5 = np.asarray(models.adder_apply(params, x5) > 0).astype(int)
+    x5, t5 = datasets.encode_addition(jnp.asarray(ab[:, 0]), jnp.asarray(ab[:, 1]), cfg.bits)
+    y5 = np.asarray(models.adder_apply(params, x5, cell=cell) > 0).astype(int)
     examples = [
         layout(int(a), int(b), np.asarray(t5[i]).astype(int), y5[i]) for i, (a, b) in enumerate(ab)
     ]
 
-    acc_all = float(exact_sums(params, *datasets.all_addition_pairs(cfg.bits)))
+    acc_all = float(exact_sums(params, *datasets.all_addition_pairs(cfg.bits), cell=cell))
     lengths = {}
     for i, bits in enumerate(args.test_bits):
         xl, tl = datasets.long_addition(jax.random.fold_in(k_test, i + 1), args.n_long, bits)
-        lengths[str(bits)] = float(exact_sums(params, xl, tl))
+        lengths[str(bits)] = float(exact_sums(params, xl, tl, cell=cell))
 
     curve = np.asarray(outcome.loss_curve[pick])
     plots.curve_figure(
@@ -140,7 +141,7 @@ def run(args: Args, cfg: rj.TrainConfig, out: Path) -> dict:
         logx=True,
     )
     return {
-        "config": cfg.to_json(),
+        "config": identity.train_identity(train),
         "hparams": train.hparams,
         "candidates": args.candidates,
         "converged_candidates": int(converged.sum()),

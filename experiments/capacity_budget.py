@@ -18,7 +18,8 @@ import dataclasses
 from pathlib import Path
 
 import rnn_jax as rj
-from rnn_jax import cli, io, plots, stats
+from rnn_jax import runs, stats
+from rnn_jax.runs import cli, files, plots
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,9 +38,9 @@ class Args:
     progress: bool = True
 
 
-def main(argv=None) -> list[dict]:
-    args = cli.parse(Args, argv, description=__doc__.split("\n\n")[0])
-    rj.use_cpu_cores()
+def main(argv=None, context=None) -> list[dict]:
+    args, context = cli.start(Args, argv, __doc__, context)
+    runs.use_cpu_cores()
     if not args.hidden or not args.epochs:
         raise ValueError("--hidden and --epochs need at least one value each")
     configs = [
@@ -48,10 +49,10 @@ def main(argv=None) -> list[dict]:
     trains = [rj.make_train(c) for c in configs]  # every configuration checked first
     out = cli.out_folder(args.out, Path("results") / "capacity_budget")
     rows = []
-    with cli.run_folder(out, "capacity_budget", args, args.resume) as folder:
-        io.real_folder(out / "sweeps")
+    with cli.run_folder(out, "capacity_budget", args, args.resume, context) as folder:
+        files.real_folder(out / "sweeps")
         for cfg, train in zip(configs, trains):
-            r = rj.run_sweep(
+            r = runs.run_sweep(
                 train,
                 args.seeds,
                 base_seed=args.seed,
@@ -85,7 +86,7 @@ def main(argv=None) -> list[dict]:
             title=f"Convergence rate against budget: {what}",
         )
         folder.commit(
-            {"table.md": md.encode(), "table.csv": io.csv_bytes({k: [r[k] for r in rows]
+            {"table.md": md.encode(), "table.csv": files.csv_bytes({k: [r[k] for r in rows]
                                                                   for k in rows[0]})},
             seeds=args.seeds * len(rows),
         )  # fmt: skip

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import tyro
 
-import rnn_jax as rj
-from rnn_jax import cli, io, stats
+from rnn_jax import runs, stats
+from rnn_jax.runs import cli, files
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +50,7 @@ def _task(identity: dict) -> tuple[str, tuple]:
 def compare(folders: list[Path]) -> tuple[str, list[dict]]:
     loaded = []
     for path in folders:
-        result = rj.load_sweep(path)
+        result = runs.load_sweep(path)
         loaded.append((path, result, result.identity.get("base_seed"),
                        result.identity.get("optimizer", "?")))  # fmt: skip
     (b_path, b_res, b_seed, b_opt), others = loaded[0], loaded[1:]
@@ -109,8 +109,8 @@ def compare(folders: list[Path]) -> tuple[str, list[dict]]:
     return text, rows
 
 
-def main(argv=None) -> list[dict]:
-    args = cli.parse(Args, argv, description=__doc__.split("\n\n")[0])
+def main(argv=None, context=None) -> list[dict]:
+    args, context = cli.start(Args, argv, __doc__, context)
     if len(args.folders) < 2:
         raise ValueError("give at least two sweep folders: the baseline, then the others")
     text, rows = compare([Path(f) for f in args.folders])
@@ -118,7 +118,7 @@ def main(argv=None) -> list[dict]:
         out = Path(args.out)
         if out.is_dir():
             raise ValueError(f"--out {out} is a folder; give a file name for the table")
-        io.atomic_write_bytes(out, (text + "\n").encode())
+        files.atomic_write_bytes(out, (text + "\n").encode())
     print(text)
     return rows
 

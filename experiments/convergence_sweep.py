@@ -26,14 +26,15 @@ import dataclasses
 from pathlib import Path
 
 import rnn_jax as rj
-from rnn_jax import cli, io, plots, stats
+from rnn_jax import runs, stats
+from rnn_jax.runs import cli, files, plots
 
 
 @dataclasses.dataclass(frozen=True)
 class Args:
     """Convergence sweep over seeds (see the module docstring)."""
 
-    train: rj.TrainConfig = rj.TrainConfig()
+    train: cli.TrainFlags = cli.TrainFlags()
     """the training run (flags --task, --optimizer, --hparams KEY VALUE ..., --hidden, ...)."""
     seeds: int = 1000
     seed: int = 0
@@ -41,7 +42,7 @@ class Args:
     out: str | None = None
     compile_cache: cli.CompileCache = cli.CompileCache()
     """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
-    processes: cli.Processes = cli.Processes()
+    processes: cli.ProcessFlags = cli.ProcessFlags()
     """--coordinator HOST:PORT --num-processes N --process-id I: one sweep over several
     processes (README, "Several machines")."""
     resume: bool = False
@@ -68,9 +69,9 @@ def parse_grid(specs: tuple[str, ...]) -> dict[str, list[float]]:
     return grid
 
 
-def sweep_one(args: Args, out: Path) -> dict:
-    train = rj.make_train(args.train)
-    result = rj.run_sweep(
+def sweep_one(args: Args, out: Path, context: cli.Context) -> dict:
+    train = rj.make_train(args.train.config())
+    result = runs.run_sweep(
         train,
         args.seeds,
         base_seed=args.seed,
@@ -78,7 +79,10 @@ def sweep_one(args: Args, out: Path) -> dict:
         out_dir=out,
         resume=args.resume,
         progress=args.progress,
+        processes=context.processes,
     )
+    if not context.processes.writer:
+        return {"hparams": result.hparams, **result.summary}
     what = f"{train.task.name} / {train.optimizer.name}, {args.seeds} seeds"
     plots.loss_bands_figure(result.curves["update"], result.curves["loss"],
                             result.table["converged"], out / "loss.png",
@@ -127,23 +131,24 @@ def grid_figures(rows: list[dict], axes: dict, out: Path, what: str) -> list[str
     return names
 
 
-def run_grid(args: Args, out: Path) -> list[dict]:
+def run_grid(args: Args, out: Path, context: cli.Context) -> list[dict]:
     optimizers = args.grid_optimizers or (args.train.optimizer,)
     hiddens = args.grid_hidden or (args.train.hidden,)
     axes = parse_grid(args.grid or ())
+    config = args.train.config()
     structures = [
-        rj.make_train(dataclasses.replace(args.train, optimizer=o, hidden=h))
+        rj.make_train(dataclasses.replace(config, optimizer=o, hidden=h))
         for o in optimizers
         for h in hiddens
     ]  # every structure and every point is checked before anything compiles
     for train in structures:
-        for point in rj.grid_points(axes or [{}]):
+        for point in runs.grid_points(axes or [{}]):
             train.check_hparams(point)
-    with cli.run_folder(out, "convergence_grid", args, args.resume) as folder:
+    with cli.run_folder(out, "convergence_grid", args, args.resume, context) as folder:
         rows, tidy, outcomes = [], [], []
         for train in structures:
             opt, hidden = train.optimizer.name, train.config.hidden
-            results = rj.run_grid(
+            results = runs.run_grid(
                 train,
                 args.seeds,
                 axes or [{}],
@@ -152,6 +157,7 @@ def run_grid(args: Args, out: Path) -> list[dict]:
                 out_dir=out / f"{opt}_h{hidden}",
                 resume=args.resume,
                 progress=args.progress,
+                processes=context.processes,
             )
             for r in results:
                 outcomes.append(r.table["converged"])
@@ -198,20 +204,21 @@ def run_grid(args: Args, out: Path) -> list[dict]:
         lines += ["", f"All points share the same {args.seeds} seeds (base seed {args.seed})."]
         folder.commit(
             {
-                "grid.csv": io.csv_bytes(grid_csv),
-                "per_seed.csv": io.csv_bytes(per_seed),
+                "grid.csv": files.csv_bytes(grid_csv),
+                "per_seed.csv": files.csv_bytes(per_seed),
                 "grid.md": ("\n".join(lines) + "\n").encode(),
             },
             seeds=sum(len(t["seed"]) for t in tidy),
         )
-        grid_figures(rows, axes, out, f"{structures[0].task.name}, {args.seeds} seeds")
+        if context.processes.writer:
+            grid_figures(rows, axes, out, f"{structures[0].task.name}, {args.seeds} seeds")
     print("\n".join(lines))
     return rows
 
 
-def main(argv=None) -> dict | list:
-    args = cli.parse(Args, argv, description=__doc__.split("\n\n")[0])
-    rj.use_cpu_cores()  # one device per core: the sweep shards its seeds over them
+def main(argv=None, context=None) -> dict | list:
+    args, context = cli.start(Args, argv, __doc__, context)
+    runs.use_cpu_cores()  # one device per core: the sweep shards its seeds over them
     for flag in ("grid_optimizers", "grid_hidden", "grid"):
         if getattr(args, flag) == ():
             raise ValueError(f"--{flag.replace('_', '-')} needs at least one value")
@@ -223,8 +230,8 @@ def main(argv=None) -> dict | list:
     name = "grid" if grid else f"{cfg.optimizer}_h{cfg.hidden}"
     out = cli.out_folder(args.out, Path("results") / f"convergence_{cfg.task}" / name)
     if grid:
-        return run_grid(args, out)
-    m = sweep_one(args, out)
+        return run_grid(args, out, context)
+    m = sweep_one(args, out, context)
     lo, hi = m["ci95"]
     sps = m["seeds_per_second"]
     hp = ", ".join(f"{k} {v:g}" for k, v in m["hparams"].items())

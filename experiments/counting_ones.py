@@ -21,7 +21,8 @@ import optax
 from matplotlib.colors import LogNorm
 
 import rnn_jax as rj
-from rnn_jax import cli, datasets, io, models, plots
+from rnn_jax import datasets, models
+from rnn_jax.runs import cli, plots
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +85,7 @@ def run(args: Args) -> dict:
             continue
         per = {}
         for i, n in enumerate(args.test_lengths):
-            xs, t = datasets.counting_ones(jax.random.fold_in(key, i), 100, n, jnp.float64)
+            xs, t = datasets.counting_ones_data(jax.random.fold_in(key, i), 100, n, jnp.float64)
             out = np.asarray(models.counter_apply(p, xs))
             err = np.abs(out - np.asarray(t))
             per[str(n)] = {
@@ -174,19 +175,19 @@ def report(metrics: dict, out: Path) -> None:
     print(f"-> {out}")
 
 
-def main(argv=None) -> dict:
-    args = cli.parse(Args, argv, description=__doc__.split("\n\n")[0])
+def main(argv=None, context=None) -> dict:
+    args, context = cli.start(Args, argv, __doc__, context)
     if args.steps < 1 or args.grid < 2 or args.delta0 <= 0:
         raise ValueError("--steps >= 1, --grid >= 2 and --delta0 > 0 required")
     out = cli.out_folder(args.out, Path("results") / "counting_ones" / "default")
-    with cli.run_folder(out, "counting_ones", args, args.resume) as folder:
-        metrics = folder.saved_json("metrics.json")
-        if metrics is None:
-            with jax.enable_x64(True):  # the seed's numbers, in float64, for this run only
-                result = run(args)
-                figures(result, args, out)
-            metrics = {k: v for k, v in result.items() if not k.startswith("_")}
-            folder.commit({"metrics.json": io.json_bytes(metrics)}, seeds=0)
+
+    def compute() -> dict:
+        with jax.enable_x64(True):  # the seed's numbers, in float64, for this run only
+            result = run(args)
+            figures(result, args, out)
+        return {k: v for k, v in result.items() if not k.startswith("_")}
+
+    metrics = cli.reuse_or_run(out, "counting_ones", args, context, compute)
     report(metrics, out)
     return metrics
 

@@ -19,7 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from rnn_jax import cli, datasets, io, models, plots, reference
+from rnn_jax import datasets, models, reference
+from rnn_jax.runs import cli, plots
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,19 +107,19 @@ def seed_gradient_errors(params, tokens, targets) -> dict:
     return out
 
 
-def main(argv=None) -> dict:
-    args = cli.parse(Args, argv, description=__doc__.split("\n\n")[0])
+def main(argv=None, context=None) -> dict:
+    args, context = cli.start(Args, argv, __doc__, context)
     if args.epochs < 1 or args.learning_rate <= 0 or args.n_sequences < 1 or args.length < 2:
         raise ValueError(
             "--epochs >= 1, --learning-rate > 0, --n-sequences >= 1 and --length >= 2 required"
         )
     out = cli.out_folder(args.out, Path("results") / "next_number" / "default")
-    with cli.run_folder(out, "next_number", args, args.resume) as folder:
-        metrics = folder.saved_json("metrics.json")
-        if metrics is None:
-            with jax.enable_x64(True):  # the seed's float64, for this run only
-                metrics = run(args, out)
-            folder.commit({"metrics.json": io.json_bytes(metrics)}, seeds=0)
+
+    def compute() -> dict:
+        with jax.enable_x64(True):  # the seed's float64, for this run only
+            return run(args, out)
+
+    metrics = cli.reuse_or_run(out, "next_number", args, context, compute)
     report(metrics, args, out)
     return metrics
 
@@ -126,7 +127,7 @@ def main(argv=None) -> dict:
 def run(args: Args, out: Path) -> dict:
     key = jax.random.key(args.seed)
     k_data, k_test, k_init, k_mem = jax.random.split(key, 4)
-    tokens, targets = datasets.next_number(k_data, args.n_sequences, args.length)
+    tokens, targets = datasets.next_number_data(k_data, args.n_sequences, args.length)
     total = args.n_sequences * args.length
     metrics: dict = {"total_predictions": total, "tagger": {}}
     curves = {}
@@ -156,8 +157,10 @@ def run(args: Args, out: Path) -> dict:
     )
 
     # One step past: the target needs one step of memory.
-    x_m, y_m = datasets.next_number(k_mem, 100, args.length, memory=True)
-    xt_m, yt_m = datasets.next_number(jax.random.fold_in(k_mem, 1), 100, args.length, memory=True)
+    x_m, y_m = datasets.next_number_data(k_mem, 100, args.length, memory=True)
+    xt_m, yt_m = datasets.next_number_data(
+        jax.random.fold_in(k_mem, 1), 100, args.length, memory=True
+    )
     p0 = models.tagger_init(k_init, 3, args.memory_hidden, dtype=jnp.float64)
     opt = optax.adam(args.memory_learning_rate)
     loss = lambda q: models.tagger_loss(q, x_m, y_m, reduction="mean")  # noqa: E731

@@ -22,17 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from rnn_jax import (
-    OPTIMIZERS,
-    TrainConfig,
-    cli,
-    io,
-    make_train,
-    plots,
-    run_sweep,
-    stats,
-    use_cpu_cores,
-)
+from rnn_jax import OPTIMIZERS, TrainConfig, make_train, runs, stats
+from rnn_jax.runs import cli, files, plots
 
 HERE = Path(__file__).resolve().parent
 
@@ -44,7 +35,7 @@ class Args:
     out: str | None = None
     compile_cache: cli.CompileCache = cli.CompileCache()
     """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
-    processes: cli.Processes = cli.Processes()
+    processes: cli.ProcessFlags = cli.ProcessFlags()
     """--coordinator HOST:PORT --num-processes N --process-id I: one sweep over several
     processes (README, "Several machines")."""
     seeds: int = 1000
@@ -74,8 +65,8 @@ def _experiment(name: str):
 
 def reproductions(out: Path, args: Args) -> dict:
     res = {}
-    cache = args.compile_cache
-    cache_flags = ["--no-cache"] if not cache.cache else ["--cache-dir", str(cache.folder())]
+    folder, _ = args.compile_cache.folder()
+    cache_flags = ["--no-cache"] if folder is None else ["--cache-dir", str(folder)]
     for name in ("counting_ones", "next_number", "binary_addition"):
         print(f"\n=== {name} ===", flush=True)
         flags = ["--out", str(out / name), *cache_flags] + (["--resume"] if args.resume else [])
@@ -83,7 +74,7 @@ def reproductions(out: Path, args: Args) -> dict:
     return res
 
 
-def convergence(args: Args, out: Path) -> tuple[list[dict], dict]:
+def convergence(args: Args, out: Path, context: cli.Context) -> tuple[list[dict], dict]:
     rows, results = [], {}
     for opt in args.optimizers:
         config = TrainConfig(optimizer=opt, eval_every=args.eval_every)
@@ -91,7 +82,7 @@ def convergence(args: Args, out: Path) -> tuple[list[dict], dict]:
         lr = train.hparams["learning_rate"]
         print(f"\n{opt} (lr {lr:g}), {args.seeds} seeds", file=sys.stderr)
         t0 = time.perf_counter()
-        r = run_sweep(
+        r = runs.run_sweep(
             train,
             args.seeds,
             base_seed=args.seed,
@@ -99,6 +90,7 @@ def convergence(args: Args, out: Path) -> tuple[list[dict], dict]:
             out_dir=out / "sweeps" / opt,
             resume=args.resume,
             progress=args.progress,
+            processes=context.processes,
         )
         results[opt] = r
         row = stats.table_row(r.summary, optimizer=opt, hidden=config.hidden, learning_rate=lr)
@@ -167,9 +159,9 @@ def figures(rows: list[dict], results: dict, out: Path, args: Args) -> list[str]
     return ["rates.png", "ecdf.png", name]
 
 
-def main(argv=None) -> dict:
-    args = cli.parse(Args, argv, description=__doc__.split("\n\n")[0])
-    use_cpu_cores()  # one device per core: the sweep shards its seeds over them
+def main(argv=None, context=None) -> dict:
+    args, context = cli.start(Args, argv, __doc__, context)
+    runs.use_cpu_cores()  # one device per core: the sweep shards its seeds over them
     if not args.optimizers or args.seeds < 1:
         raise ValueError("--optimizers must name at least one optimizer and --seeds be >= 1")
     for o in args.optimizers:
@@ -177,12 +169,14 @@ def main(argv=None) -> dict:
             raise ValueError(f"--optimizers: {o!r} is not one of {sorted(OPTIMIZERS)}")
     out = cli.out_folder(args.out, Path("results") / "study")
     t0 = time.perf_counter()
-    with cli.run_folder(out, "study", args, args.resume) as folder:
-        io.real_folder(out / "sweeps")
-        repro = {} if args.skip_reproductions else reproductions(out, args)
-        rows, results = convergence(args, out)
+    writer = context.processes.writer
+    with cli.run_folder(out, "study", args, args.resume, context) as folder:
+        if writer:
+            files.real_folder(out / "sweeps")
+        repro = {} if args.skip_reproductions or not writer else reproductions(out, args)
+        rows, results = convergence(args, out, context)
         md = table(rows)
-        names = figures(rows, results, out, args)
+        names = figures(rows, results, out, args) if writer else []
         header = (
             f"Binary addition, seed 002's setting (2000 pairs, 3 states, minibatches of 100, "
             f"5 epochs = 100 updates), {args.seeds} seeds (base seed {args.seed}) shared by "
@@ -198,7 +192,10 @@ def main(argv=None) -> dict:
             "wall_seconds": time.perf_counter() - t0,
         }
         folder.commit(
-            {"summary.md": (header + md + "\n").encode(), "metrics.json": io.json_bytes(metrics)},
+            {
+                "summary.md": (header + md + "\n").encode(),
+                "metrics.json": files.json_bytes(metrics),
+            },
             seeds=sum(r["seeds"] for r in rows),
         )
     print("\n" + header + md)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn_jax import TrainConfig, cli, io, make_train, reference, run_sweep, stats, use_cpu_cores
+from rnn_jax import TrainConfig, make_train, reference, runs, stats
+from rnn_jax.runs import cli
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,24 +54,20 @@ def numpy_rate(n: int, seed: int, overlapping: bool, progress: bool) -> tuple[in
     return k, (time.perf_counter() - t0) / n
 
 
-def main(argv=None) -> dict:
-    args = cli.parse(Args, argv, description=__doc__.split("\n\n")[0])
-    use_cpu_cores()  # one device per core: the sweep shards its seeds over them
+def main(argv=None, context=None) -> dict:
+    args, context = cli.start(Args, argv, __doc__, context)
+    runs.use_cpu_cores()  # one device per core: the sweep shards its seeds over them
     if args.numpy_seeds < 1 or args.sweep_seeds < 1:
         raise ValueError("--numpy-seeds and --sweep-seeds must be >= 1")
     out = cli.out_folder(args.out, Path("results") / "validate_seed002" / "default")
-    with cli.run_folder(out, "validate_seed002", args, args.resume) as folder:
-        metrics = folder.saved_json("metrics.json")
-        if metrics is None:
-            metrics = run(args, out)
-            folder.commit({"metrics.json": io.json_bytes(metrics)}, seeds=0)
+    metrics = cli.reuse_or_run(out, "validate_seed002", args, context, lambda: run(args, out))
     report(metrics, args, out)
     return metrics
 
 
 def run(args: Args, out: Path) -> dict:
     k_np, sec_np = numpy_rate(args.numpy_seeds, args.seed, args.overlapping, args.progress)
-    sweep = run_sweep(
+    sweep = runs.run_sweep(
         make_train(TrainConfig()),
         args.sweep_seeds,
         base_seed=args.seed,

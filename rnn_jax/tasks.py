@@ -1,7 +1,6 @@
-"""Tasks: the protocol :func:`rnn_jax.make_train` trains (:class:`Task`) and the seed tasks."""
+"""The seed tasks, each a function ``TrainConfig -> rnn_jax.Task`` (the entries of
+:data:`rnn_jax.TASKS`), and the layouts a task may declare."""
 
-from rnn_jax._src.tasks import TASKS as TASKS
-from rnn_jax._src.tasks import Task as Task
 from rnn_jax._src.tasks import binary_addition as binary_addition
 from rnn_jax._src.tasks import counting_ones as counting_ones
 from rnn_jax._src.tasks import next_number as next_number
@@ -9,8 +8,6 @@ from rnn_jax._src.tasks import same_layout as same_layout
 from rnn_jax._src.tasks import tfb_layout as tfb_layout
 
 __all__ = [
-    "TASKS",
-    "Task",
     "binary_addition",
     "counting_ones",
     "next_number",

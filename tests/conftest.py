@@ -29,3 +29,18 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 @pytest.fixture
 def key():
     return jax.random.key(0)
+
+
+#: Seeds of the reference sweep that the subprocess tests compare with.
+N_REFERENCE = 24
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory):
+    """The tiny configuration's sweep of :data:`N_REFERENCE` seeds in one uninterrupted
+    process on one device, chunks of 8: what every other layout must reproduce."""
+    from tests.helpers import worker
+
+    out = tmp_path_factory.mktemp("ref")
+    assert "devices 1" in worker(out, N_REFERENCE, 8)
+    return out

@@ -1,7 +1,12 @@
 """Small helpers shared by the tests."""
 
+import hashlib
 import logging
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -91,3 +96,44 @@ class CompileCounter:
 
 jax.monitoring.register_event_duration_secs_listener(CompileCounter._listen)
 jax.monitoring.register_event_listener(CompileCounter._listen_hits)
+
+
+# ---------------------------------------------------------------- subprocesses and sweeps
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sha256_of(path) -> str:
+    """The SHA-256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def run_worker(out, n, chunk, *extra, devices=1) -> subprocess.CompletedProcess:
+    """``tests/sweep_worker.py`` in a subprocess on ``devices`` CPU devices."""
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        JAX_PLATFORMS="cpu",
+        XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} "
+        f"--xla_force_host_platform_device_count={devices}",
+    )
+    cmd = [sys.executable, str(ROOT / "tests" / "sweep_worker.py"), str(out), str(n), str(chunk)]
+    return subprocess.run([*cmd, *extra], env=env, capture_output=True, text=True, timeout=300)
+
+
+def worker(out, n, chunk, *extra, devices=1) -> str:
+    """:func:`run_worker`, which must succeed; returns its stdout."""
+    r = run_worker(out, n, chunk, *extra, devices=devices)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout
+
+
+def tiny_sweep(out, n=8, **kw):
+    """A sweep of the tiny configuration into ``out`` (chunks of 4, microbatch 4)."""
+    from rnn_jax import make_train
+    from rnn_jax.runs import run_sweep
+    from tests.sweep_config import TINY
+
+    return run_sweep(
+        make_train(TINY), n, chunk_size=4, microbatch=4, out_dir=out, progress=False, **kw
+    )

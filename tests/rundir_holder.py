@@ -6,7 +6,7 @@ Usage: python tests/rundir_holder.py DIR
 import sys
 import threading
 
-from rnn_jax.cli import RunFolder
+from rnn_jax.runs import RunFolder
 
 if __name__ == "__main__":
     with RunFolder(sys.argv[1], {"kind": "holder"}, resume=True):

@@ -16,8 +16,8 @@ import threading
 
 import jax
 
-from rnn_jax import cli, make_train, run_sweep
-from rnn_jax.sweep import initialize
+from rnn_jax import make_train
+from rnn_jax.runs import Processes, cli, run_sweep
 from tests.sweep_config import TINY
 
 
@@ -34,12 +34,15 @@ def _stop_at(at: str, name: str):
     return on_start, stop
 
 
-def main(argv):
+def main(argv, context=None):
     out, n, chunk = argv[0], int(argv[1]), int(argv[2])
+    context = cli.Context() if context is None else context
     if "--processes" in argv:
         i = argv.index("--processes")
         address, count, index = argv[i + 1], int(argv[i + 2]), int(argv[i + 3])
-        initialize(address, count, index, heartbeat_timeout_s=5, initialization_timeout_s=20)
+        context.processes = Processes.join(
+            address, count, index, heartbeat_timeout_s=5, initialization_timeout_s=20
+        )
     on_start = on_chunk = None
     if "--signal-at" in argv:
         i = argv.index("--signal-at")
@@ -54,6 +57,7 @@ def main(argv):
         progress=False,
         on_start=on_start,
         on_chunk=on_chunk,
+        processes=context.processes,
     )
     print("devices", len(jax.devices()), "processes", jax.process_count(), flush=True)
 

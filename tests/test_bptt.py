@@ -14,7 +14,7 @@ from tests.helpers import max_rel_err, prefix_mask, random_carry, random_params
 
 # (batch, time, features, hidden)
 SHAPES = [(1, 1, 1, 1), (2, 7, 2, 3), (3, 5, 4, 6)]
-CELL_NAMES = sorted(rj.CELLS)
+CELL_NAMES = sorted(rj.cells.CELLS)
 
 
 def unroll_with(backward, **options):
@@ -54,7 +54,7 @@ def _problem(cell, key, shape, masked, reverse=False):
 def test_hand_bptt_equals_autodiff_and_central_differences(name, seed, shape, masked):
     """Every cell, several shapes and keys, with/without a mask (one sequence of length 0),
     a learned initial carry; the default, unrolled scan."""
-    cell = rj.CELLS[name]
+    cell = rj.cells.CELLS[name]
     params, xs, carry0, _, loss = _problem(cell, jax.random.key(seed), shape, masked)
     grad = jax.jit(jax.grad(loss, (1, 2, 3)), static_argnums=0)
     g_auto = grad(AUTODIFF, params, xs, carry0)
@@ -74,7 +74,7 @@ def test_hand_bptt_equals_autodiff_and_central_differences(name, seed, shape, ma
 @pytest.mark.parametrize("name", CELL_NAMES)
 def test_reverse_through_the_custom_vjp(name, scan_unroll):
     """Gradients of a reversed, masked unroll: hand BPTT (custom_vjp) == jax.grad."""
-    cell = rj.CELLS[name]
+    cell = rj.cells.CELLS[name]
     params, xs, carry0, _, loss = _problem(cell, jax.random.key(4), (3, 6, 2, 4), True, True)
     grad = jax.grad(loss, (1, 2, 3))
     g_auto = grad(unroll_with("autodiff", scan_unroll=scan_unroll), params, xs, carry0)
@@ -87,7 +87,7 @@ def test_reverse_through_the_custom_vjp(name, scan_unroll):
 @pytest.mark.parametrize("name", CELL_NAMES)
 @pytest.mark.parametrize("reverse", [False, True])
 def test_explicit_bptt_equals_vjp(name, reverse, key):
-    cell = rj.CELLS[name]
+    cell = rj.cells.CELLS[name]
     b, t, f, h = 3, 6, 2, 4
     k1, k2, k3, k4, k5 = jax.random.split(key, 5)
     params = random_params(cell, k1, f, h)
@@ -130,7 +130,7 @@ def test_bptt_rejects_bad_cotangent_shape(key):
 @pytest.mark.parametrize("unroll", [AUTODIFF, HAND], ids=["autodiff", "bptt"])
 def test_masked_steps_are_inert(name, unroll, key):
     """Changing what stands in padded steps changes neither the loss nor any gradient."""
-    cell = rj.CELLS[name]
+    cell = rj.cells.CELLS[name]
     params, xs, carry0, mask, loss = _problem(cell, key, (3, 6, 2, 4), masked=True)
     garbage = jax.random.normal(jax.random.key(7), xs.shape, jnp.float64) * 100.0
     xs2 = jnp.where(mask[..., None], xs, garbage)
@@ -143,7 +143,7 @@ def test_masked_steps_are_inert(name, unroll, key):
 
 def test_training_through_custom_vjp_equals_autodiff(key):
     """Ten RMSprop-Nesterov steps on the adder: same parameters either way (float64)."""
-    xs, ts = rj.datasets.binary_addition(key, 64, dtype=jnp.float64)
+    xs, ts = rj.datasets.binary_addition_data(key, 64, dtype=jnp.float64)
     params0 = rj.models.adder_init(jax.random.key(3), 3, jnp.float64)
     opt = rj.rmsprop_nesterov()
 
@@ -167,7 +167,7 @@ class JitVariantsTest(chex.TestCase):
     @chex.variants(with_jit=True, without_jit=True)
     @parameterized.parameters(*CELL_NAMES)
     def test_grad_same_under_jit(self, name):
-        cell = rj.CELLS[name]
+        cell = rj.cells.CELLS[name]
         params, xs, carry0, _, loss = _problem(cell, jax.random.key(5), (2, 4, 3, 3), True)
         grad = self.variant(jax.grad(lambda p, x, c: loss(HAND, p, x, c)))
         ref = jax.grad(lambda p, x, c: loss(AUTODIFF, p, x, c))(params, xs, carry0)
@@ -177,7 +177,7 @@ class JitVariantsTest(chex.TestCase):
 @pytest.mark.parametrize("name", CELL_NAMES)
 def test_unrolled_scans_give_the_same_gradients(name):
     """Rolled (scan_unroll=1), partly unrolled (2) and fully unrolled (8) scans, both paths."""
-    cell = rj.CELLS[name]
+    cell = rj.cells.CELLS[name]
     params, xs, carry0, _, loss = _problem(cell, jax.random.key(9), (3, 5, 2, 4), True)
     grad = jax.grad(loss, (1, 2, 3))
     rolled = grad(unroll_with("bptt", scan_unroll=1), params, xs, carry0)
@@ -193,7 +193,7 @@ def test_unrolled_scans_give_the_same_gradients(name):
 def test_tfb_gradients_equal_btf(name, scan_unroll):
     """layout="TFB": hand backward == jax.grad == the batch-major gradients (the layouts
     transposed), for params, inputs and a shared learned carry."""
-    cell = rj.CELLS[name]
+    cell = rj.cells.CELLS[name]
     params, xs, carry0, mask, loss = _problem(cell, jax.random.key(11), (3, 5, 2, 4), True)
 
     def loss_tfb(backward, params, xs_t, carry0):

@@ -53,10 +53,10 @@ def _reference_step(name, p, carry, x):
     raise AssertionError(name)
 
 
-@pytest.mark.parametrize("name", sorted(rj.CELLS))
+@pytest.mark.parametrize("name", sorted(rj.cells.CELLS))
 @pytest.mark.parametrize("in_size,hidden", SIZES)
 def test_init_shapes_dtype_and_glorot_bounds(name, in_size, hidden, key):
-    cell = rj.CELLS[name]
+    cell = rj.cells.CELLS[name]
     for dtype in (jnp.float32, jnp.float64):
         p = cell.init(key, in_size, hidden, dtype)
         g = cell.gates
@@ -80,10 +80,10 @@ def test_glorot_fills_its_range(key):
     assert float(w.max()) > 0.99 * a and float(w.min()) < -0.99 * a
 
 
-@pytest.mark.parametrize("name", sorted(rj.CELLS))
+@pytest.mark.parametrize("name", sorted(rj.cells.CELLS))
 @pytest.mark.parametrize("in_size,hidden", SIZES)
 def test_step_matches_written_out_equations(name, in_size, hidden, key):
-    cell = rj.CELLS[name]
+    cell = rj.cells.CELLS[name]
     k1, k2, k3 = jax.random.split(key, 3)
     p = random_params(cell, k1, in_size, hidden)
     carry = random_carry(cell, k2, hidden)
@@ -102,10 +102,22 @@ def test_step_matches_written_out_equations(name, in_size, hidden, key):
 
 def test_unknown_cell_name_is_a_clear_error():
     with pytest.raises(ValueError, match="cell must be one of"):
-        rj.CELLS["rnn"]
+        rj.cells.CELLS["rnn"]
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])
 def test_init_rejects_bad_sizes(bad, key):
     with pytest.raises((ValueError, TypeError), match="hidden_size"):
         rj.cells.tanh.init(key, 2, bad)
+
+
+# (what, call, exception, the message must contain)
+BAD_INPUTS = [
+    ("unknown cell", lambda: rj.cells.CELLS["elman"], ValueError, "cell must be one of"),
+]
+
+
+@pytest.mark.parametrize("what,call,exc,match", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_a_clear_error(what, call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

@@ -1,22 +1,25 @@
 """Datasets: encodings, targets, shapes."""
 
 import chex
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnn_jax import datasets as tasks
+from rnn_jax import datasets
+
+KEY = jax.random.key(0)
 
 
 def test_seed000_data_is_the_printed_one():
-    chex.assert_shape(tasks.SEED000_X, (20, 10))
+    chex.assert_shape(datasets.SEED000_X, (20, 10))
     np.testing.assert_array_equal(
-        tasks.SEED000_T, [2, 4, 6, 6, 4, 4, 6, 5, 7, 5, 7, 6, 4, 7, 3, 6, 4, 5, 6, 6]
+        datasets.SEED000_T, [2, 4, 6, 6, 4, 4, 6, 5, 7, 5, 7, 6, 4, 7, 3, 6, 4, 5, 6, 6]
     )
 
 
 def test_counting_ones(key):
-    xs, t = tasks.counting_ones(key, 50, 12)
+    xs, t = datasets.counting_ones_data(key, 50, 12)
     chex.assert_shape(xs, (50, 12))
     assert set(np.unique(np.asarray(xs))) <= {0.0, 1.0}
     chex.assert_trees_all_close(t, xs.sum(1))
@@ -24,49 +27,49 @@ def test_counting_ones(key):
 
 @pytest.mark.parametrize("memory", [False, True])
 def test_next_number(memory, key):
-    x, y = tasks.next_number(key, 20, 9, 3, memory=memory)
+    x, y = datasets.next_number_data(key, 20, 9, 3, memory=memory)
     x, y = np.asarray(x), np.asarray(y)
     prev = np.concatenate([np.zeros((20, 1), int), x[:, :-1]], 1) if memory else 1
     np.testing.assert_array_equal(y, (x + prev) % 3)
 
 
 def test_binary_addition_sums_are_right(key):
-    xs, t = tasks.binary_addition(key, 300, bits=6)
+    xs, t = datasets.binary_addition_data(key, 300, bits=6)
     chex.assert_shape(xs, (300, 7, 2))
     chex.assert_shape(t, (300, 7))
-    a, b = tasks.from_bits(xs[..., 0]), tasks.from_bits(xs[..., 1])
+    a, b = datasets.from_bits(xs[..., 0]), datasets.from_bits(xs[..., 1])
     assert int(a.max()) < 64 and int(b.max()) < 64
-    np.testing.assert_array_equal(tasks.from_bits(t), a + b)
+    np.testing.assert_array_equal(datasets.from_bits(t), a + b)
     np.testing.assert_array_equal(xs[:, -1], 0)  # the padding step
 
 
 def test_seed002_layout_example():
     # Seed 002 prints x1 = 37 as "1010010" (least-significant bit first).
-    np.testing.assert_array_equal(tasks.to_bits(jnp.int32(37), 7), [1, 0, 1, 0, 0, 1, 0])
+    np.testing.assert_array_equal(datasets.to_bits(jnp.int32(37), 7), [1, 0, 1, 0, 0, 1, 0])
 
 
 def test_all_pairs():
-    xs, t = tasks.all_addition_pairs(6)
+    xs, t = datasets.all_addition_pairs(6)
     chex.assert_shape(xs, (4096, 7, 2))
-    sums = np.asarray(tasks.from_bits(t))
+    sums = np.asarray(datasets.from_bits(t))
     assert sorted(set(sums)) == list(range(127))
 
 
 @pytest.mark.parametrize("bits", [0, 31, 2.0])
 def test_bits_validated(bits, key):
     with pytest.raises((ValueError, TypeError), match="bits"):
-        tasks.binary_addition(key, 10, bits=bits)
+        datasets.binary_addition_data(key, 10, bits=bits)
 
 
 def test_key_validated():
     with pytest.raises(TypeError, match="key"):
-        tasks.binary_addition(123, 10)
+        datasets.binary_addition_data(123, 10)
 
 
 @pytest.mark.parametrize("bits", [1, 2, 4])
 def test_addition_prefix_tree_is_every_pair_once(bits):
     """Walking each leaf's path through the tree gives exactly its pair's input and sum bits."""
-    inputs, targets = tasks.addition_prefix_tree(bits)
+    inputs, targets = datasets.addition_prefix_tree(bits)
     assert len(inputs) == len(targets) == bits + 1
     leaves = np.arange(4**bits)
     # Leaf n's digits (base 4, step 0 most significant) are its input pairs.
@@ -76,7 +79,7 @@ def test_addition_prefix_tree_is_every_pair_once(bits):
     assert sorted(zip(a.tolist(), b.tolist())) == [
         (i, j) for i in range(2**bits) for j in range(2**bits)
     ]
-    sum_bits = np.asarray(tasks.to_bits(jnp.asarray(a + b), bits + 1))
+    sum_bits = np.asarray(datasets.to_bits(jnp.asarray(a + b), bits + 1))
     for k in range(bits + 1):
         node = leaves >> (2 * (bits - 1 - k)) if k < bits else leaves
         chex.assert_shape(inputs[k], (2, 4 ** min(k + 1, bits)))
@@ -87,4 +90,19 @@ def test_addition_prefix_tree_is_every_pair_once(bits):
 
 def test_addition_prefix_tree_validates_bits():
     with pytest.raises(ValueError, match="bits"):
-        tasks.addition_prefix_tree(11)
+        datasets.addition_prefix_tree(11)
+
+
+# (what, call, exception, the message must contain)
+BAD_INPUTS = [
+    ("key not a key", lambda: datasets.binary_addition_data(42, 10), TypeError, "key must be"),
+    ("bits too large", lambda: datasets.binary_addition_data(KEY, 10, bits=31), ValueError, "bits"),
+    ("all pairs too many", lambda: datasets.all_addition_pairs(11), ValueError, "bits"),
+    ("n = 0", lambda: datasets.counting_ones_data(KEY, 0, 10), ValueError, "n must be"),
+]
+
+
+@pytest.mark.parametrize("what,call,exc,match", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_a_clear_error(what, call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

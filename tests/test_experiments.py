@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rnn_jax import io
+from rnn_jax.runs import TABLE, files
 from tests.sweep_config import TINY_FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +114,7 @@ def test_convergence_sweep_grid_mode(tmp_path):
         assert (tmp_path / "g" / name).stat().st_size > 0
     lines = (tmp_path / "g" / "grid.md").read_text().splitlines()
     assert len([ln for ln in lines if ln.startswith("| ")]) == 5  # header + 4 rows
-    tidy = io.read_csv(tmp_path / "g" / "per_seed.csv")
+    tidy = files.read_csv(tmp_path / "g" / "per_seed.csv")
     assert len(tidy["seed"]) == 16 and sorted(set(tidy["learning_rate"])) == [0.05, 0.2]
     point = tmp_path / "g" / "irprop-_h3" / "learning_rate=0.2"
     assert json.loads((point / "metrics.json").read_text())["hparams"]["learning_rate"] == 0.2
@@ -153,7 +153,8 @@ def test_benchmark_tiny_run_writes_its_table(tmp_path):
 def test_compare_pairs_sweeps_on_shared_seeds_and_notes_when_they_are_not(tmp_path, capsys):
     import dataclasses as dc
 
-    from rnn_jax import make_train, run_sweep, stats
+    from rnn_jax import make_train, stats
+    from rnn_jax.runs import run_sweep
     from tests.sweep_config import TINY
 
     def sweep(name, optimizer, base_seed, bits=TINY.bits):
@@ -178,3 +179,142 @@ def test_compare_pairs_sweeps_on_shared_seeds_and_notes_when_they_are_not(tmp_pa
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="holds no run"):
         _load("compare").main([str(tmp_path / "base"), str(tmp_path / "empty")])
+
+
+def test_importing_the_scripts_changes_no_global_jax_state():
+    code = (
+        "import importlib.util, pathlib, sys, jax\n"
+        "before = (jax.config.jax_enable_x64, jax.config.jax_numpy_dtype_promotion)\n"
+        "for p in sorted(pathlib.Path('experiments').glob('*.py')):\n"
+        "    spec = importlib.util.spec_from_file_location(p.stem, p)\n"
+        "    module = sys.modules[p.stem] = importlib.util.module_from_spec(spec)\n"
+        "    spec.loader.exec_module(module)\n"
+        "after = (jax.config.jax_enable_x64, jax.config.jax_numpy_dtype_promotion)\n"
+        "print(before == after, after)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("True (False,") and "standard" in r.stdout, r.stdout
+
+
+def test_study_and_convergence_sweep_write_the_same_table(tmp_path):
+    """The same configuration and seeds through both entry points: byte-identical tables."""
+    run = lambda *a: subprocess.run(  # noqa: E731
+        [sys.executable, *a, "--no-progress"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    s = run("experiments/study.py", "--skip-reproductions", "--optimizers", "adam", "--seeds",
+            "64", "--out", str(tmp_path / "study"))  # fmt: skip
+    c = run("experiments/convergence_sweep.py", "--optimizer", "adam", "--seeds", "64",
+            "--seed", "1", "--eval-every", "5", "--out", str(tmp_path / "cs"))  # fmt: skip
+    assert s.returncode == 0 and c.returncode == 0, s.stderr[-2000:] + c.stderr[-2000:]
+    study_table = (tmp_path / "study" / "sweeps" / "adam" / TABLE).read_bytes()
+    assert study_table == (tmp_path / "cs" / TABLE).read_bytes()
+
+
+CLI_BAD = [
+    ("convergence_sweep", ["--seeds", "0"], "n_seeds"),
+    ("convergence_sweep", ["--optimizer", "lbfgs"], "optimizer"),
+    ("convergence_sweep", ["--task", "parity"], "task"),
+    ("convergence_sweep", ["--seeds", "many"], "--seeds"),
+    ("convergence_sweep", ["--hparams", "momentum", "1.5"], "momentum"),
+    ("convergence_sweep", ["--seeds", str(10**12)], "n_seeds must be <= 2**32"),
+    ("convergence_sweep", ["--seeds", str(4 * 10**9)], "needs"),
+    ("convergence_sweep", ["--chunk-size", str(10**9), "--seeds", str(10**9)], "needs"),
+    ("convergence_sweep", ["--hidden", "100000", "--seeds", "8"], "needs at least"),
+    ("convergence_sweep", ["--seed", str(2**32)], "base_seed"),
+    ("convergence_sweep", ["--seed", str(2**63)], "base_seed"),
+    ("convergence_sweep", ["--batch-size", "30"], "batch_size"),
+    ("convergence_sweep", ["--grid", "learning_rate=nan"], "learning_rate"),
+    ("convergence_sweep", ["--grid", "learning_rate=inf"], "learning_rate"),
+    ("convergence_sweep", ["--grid", "learning_rate=-1"], "learning_rate"),
+    ("convergence_sweep", ["--grid", "learning_rate="], "learning_rate"),
+    ("convergence_sweep", ["--grid-optimizers"], "--grid-optimizers"),
+    ("convergence_sweep", ["--grid-hidden"], "--grid-hidden"),
+    ("convergence_sweep", ["--out", ""], "empty"),
+    ("convergence_sweep", ["--out", "{tmp}/file"], "not a folder"),
+    ("convergence_sweep", ["--out", "{tmp}/file/under"], "not a folder"),
+    ("convergence_sweep", ["--out", "/dev/null"], "not a folder"),
+    ("convergence_sweep", ["--out", "/proc/rnn_jax"], "cannot be created"),
+    ("convergence_sweep", ["--cache-dir", "{tmp}/file"], "--cache-dir"),
+    ("binary_addition", ["--optimizer", "lbfgs"], "optimizer"),
+    ("counting_ones", ["--steps", "0"], "--steps"),
+    ("next_number", ["--epochs", "0"], "--epochs"),
+    ("study", ["--optimizers", "lbfgs"], "optimizers"),
+]
+
+
+@pytest.mark.parametrize(
+    "script,argv,match", CLI_BAD, ids=[f"{c[0]} {' '.join(c[1])}" for c in CLI_BAD]
+)
+def test_cli_bad_input_exits_2_with_one_line(script, argv, match, tmp_path):
+    (tmp_path / "file").write_text("a file, not a folder")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    if "--out" not in argv:
+        argv = [*argv, "--out", str(tmp_path / "o")]
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / f"{script}.py"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and match in lines[0], r.stderr
+    assert (tmp_path / "file").read_text() == "a file, not a folder"
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def _json_sweep(tmp_path, *extra):
+    cmd = [
+        sys.executable,
+        str(ROOT / "experiments" / "convergence_sweep.py"),
+        "--seeds",
+        "4",
+        "--chunk-size",
+        "4",
+        *TINY_FLAGS,
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+        *extra,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def test_cli_damaged_folders_and_other_studies_are_one_line_errors(tmp_path):
+    """A corrupted config.json and a study into a folder holding another kind of run: exit 2,
+    one line naming the file, nothing changed (damaged data files: tests/test_sweep.py)."""
+    run = tmp_path / "run"
+    assert _json_sweep(run).returncode == 0
+    files = lambda: {p.name: p.read_bytes() for p in run.iterdir() if p.name != ".lock"}  # noqa: E731
+    before = files()
+
+    (run / "config.json").write_text('{"kind": ')
+    r = _json_sweep(run, "--resume")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "config.json" in r.stderr and "not valid JSON" in r.stderr, r.stderr
+    (run / "config.json").write_bytes(before["config.json"])
+
+    study = [sys.executable, str(ROOT / "experiments" / "study.py"), "--out", str(run)]
+    r = subprocess.run(study, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "already holds a run; rerun with --resume" in r.stderr, r.stderr
+    r = subprocess.run([*study, "--resume"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "holds a run of another identity (differs in" in r.stderr, r.stderr
+    assert files() == before
+
+
+def test_cli_refuses_an_out_dir_with_another_config(tmp_path):
+    assert _json_sweep(tmp_path).returncode == 0
+    before = (tmp_path / "per_seed.csv").read_bytes()
+    r = _json_sweep(tmp_path, "--resume", "--hidden", "4")
+    assert (
+        r.returncode == 2
+        and "holds a run of another identity (differs in train.hidden)" in r.stderr
+    )
+    assert (tmp_path / "per_seed.csv").read_bytes() == before

@@ -92,3 +92,26 @@ def test_bad_arguments():
         losses.softmax_cross_entropy(jnp.ones((2, 3)), jnp.zeros((2,)))
     with pytest.raises(ValueError, match="targets"):
         losses.sigmoid_binary_cross_entropy(jnp.ones((2, 3)), jnp.ones((3,)))
+
+
+# (what, call, exception, the message must contain)
+BAD_INPUTS = [
+    (
+        "loss mask",
+        lambda: losses.mse(jnp.ones(3), jnp.ones(3), jnp.ones(2, bool)),
+        ValueError,
+        "mask",
+    ),
+    (
+        "float labels",
+        lambda: losses.softmax_cross_entropy(jnp.ones((2, 3)), jnp.ones(2)),
+        TypeError,
+        "labels",
+    ),
+]
+
+
+@pytest.mark.parametrize("what,call,exc,match", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_a_clear_error(what, call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

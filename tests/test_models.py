@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 import rnn_jax as rj
-from rnn_jax import datasets as tasks
-from rnn_jax import models, reference
+from rnn_jax import datasets, models, reference
+
+KEY = jax.random.key(0)
+XS = jnp.ones((4, 5, 2), jnp.float64)
 
 BACKWARDS = ("autodiff", "bptt")
 
@@ -27,7 +29,7 @@ def _random_adder(key, hidden=3):
 
 def test_adder_forward_and_cost_match_seed(key):
     p = _random_adder(key)
-    xs, ts = tasks.binary_addition(jax.random.key(1), 50, dtype=jnp.float64)
+    xs, ts = datasets.binary_addition_data(jax.random.key(1), 50, dtype=jnp.float64)
     logits = models.adder_apply(p, xs)
     _, _, Z, Y = reference.seed002_forward(_numpy_params(p), np.asarray(xs)[..., :])
     chex.assert_trees_all_close(logits, Z[..., 0], rtol=1e-12)
@@ -41,7 +43,7 @@ def test_adder_forward_and_cost_match_seed(key):
 @pytest.mark.parametrize("backward", BACKWARDS)
 def test_adder_gradients_match_seed_backward(backward, key):
     p = _random_adder(key, hidden=4)
-    xs, ts = tasks.binary_addition(jax.random.key(2), 40, dtype=jnp.float64)
+    xs, ts = datasets.binary_addition_data(jax.random.key(2), 40, dtype=jnp.float64)
     g = jax.grad(models.adder_loss)(p, xs, ts, backward=backward)
     want = reference.seed002_grads(_numpy_params(p), np.asarray(xs), np.asarray(ts)[..., None])
     for name in reference.PARAM_ORDER:
@@ -52,7 +54,7 @@ def test_adder_gradients_match_seed_backward(backward, key):
 def test_adder_tfb_layout_matches_seed(backward, key):
     """What the sweeps train on: layout="TFB", (T, 2, B) inputs, (T, B) logits and targets."""
     p = _random_adder(key)
-    xs, ts = tasks.binary_addition(jax.random.key(3), 30, dtype=jnp.float64)
+    xs, ts = datasets.binary_addition_data(jax.random.key(3), 30, dtype=jnp.float64)
     xs_fm, ts_tm = jnp.transpose(xs, (1, 2, 0)), ts.T
     logits = models.adder_apply(p, xs_fm, backward=backward, layout="TFB")
     chex.assert_shape(logits, ts_tm.shape)
@@ -67,7 +69,7 @@ def test_adder_tfb_layout_matches_seed(backward, key):
 def test_adder_gradient_check_like_seed(key):
     """Seed 002's numerical gradient check, on our hand-BPTT gradient."""
     p = _random_adder(key)
-    xs, ts = tasks.binary_addition(jax.random.key(3), 20, dtype=jnp.float64)
+    xs, ts = datasets.binary_addition_data(jax.random.key(3), 20, dtype=jnp.float64)
     f = jax.jit(lambda q: models.adder_loss(q, xs, ts))
     g = jax.grad(models.adder_loss)(p, xs, ts, backward="bptt")
     assert rj.check_grad(f, p, g, eps=1e-5, tol=1e-6) <= 1e-6
@@ -75,7 +77,7 @@ def test_adder_gradient_check_like_seed(key):
 
 def test_check_grad_catches_a_wrong_gradient(key):
     p = _random_adder(key)
-    xs, ts = tasks.binary_addition(jax.random.key(3), 20, dtype=jnp.float64)
+    xs, ts = datasets.binary_addition_data(jax.random.key(3), 20, dtype=jnp.float64)
     f = jax.jit(lambda q: models.adder_loss(q, xs, ts))
     g = jax.grad(f)(p)
     bad = g._replace(w_rec=g.w_rec.T)  # the seed-001 kind of mistake
@@ -85,18 +87,18 @@ def test_check_grad_catches_a_wrong_gradient(key):
 
 def test_counter_is_the_seed000_recurrence():
     p = models.counter_init(0.7, 1.1, jnp.float64)
-    S = reference.seed000_forward_states(tasks.SEED000_X, 0.7, 1.1)
-    chex.assert_trees_all_close(models.counter_apply(p, tasks.SEED000_X), S[:, -1], rtol=1e-12)
-    g = jax.grad(models.counter_loss)(p, tasks.SEED000_X, tasks.SEED000_T)
-    grad_out = 2.0 * (S[:, -1] - tasks.SEED000_T)
-    (gx, gr), _ = reference.seed000_backward_gradient(tasks.SEED000_X, S, grad_out, 1.1)
+    S = reference.seed000_forward_states(datasets.SEED000_X, 0.7, 1.1)
+    chex.assert_trees_all_close(models.counter_apply(p, datasets.SEED000_X), S[:, -1], rtol=1e-12)
+    g = jax.grad(models.counter_loss)(p, datasets.SEED000_X, datasets.SEED000_T)
+    grad_out = 2.0 * (S[:, -1] - datasets.SEED000_T)
+    (gx, gr), _ = reference.seed000_backward_gradient(datasets.SEED000_X, S, grad_out, 1.1)
     chex.assert_trees_all_close((g.w_x[0, 0], g.w_rec[0, 0]), (gx, gr), rtol=1e-12)
 
 
 @pytest.mark.parametrize("scheme", ["glorot", "normal"])
 def test_tagger_shapes_and_paths_agree(scheme, key):
     p = models.tagger_init(key, 3, 7, scheme=scheme, dtype=jnp.float64)
-    tokens, targets = tasks.next_number(jax.random.key(1), 4, 10)
+    tokens, targets = datasets.next_number_data(jax.random.key(1), 4, 10)
     logits = models.tagger_apply(p, tokens)
     chex.assert_shape(logits, (4, 10, 3))
     g1 = jax.grad(models.tagger_loss)(p, tokens, targets)
@@ -118,8 +120,8 @@ def test_unknown_backward_layout_and_scheme(key):
 def test_adder_tree_accuracy_equals_all_pairs_accuracy(dtype):
     """The prefix-tree evaluation the sweeps use == running every pair (same arithmetic)."""
     bits = 3
-    xs, ts = tasks.all_addition_pairs(bits, dtype)
-    tree = tasks.addition_prefix_tree(bits, dtype)
+    xs, ts = datasets.all_addition_pairs(bits, dtype)
+    tree = datasets.addition_prefix_tree(bits, dtype)
     accs = []
     for seed in range(12):
         p = models.adder_init(jax.random.key(seed), 4, dtype)
@@ -133,3 +135,16 @@ def test_adder_tree_accuracy_equals_all_pairs_accuracy(dtype):
         assert float(tree_acc) == float(full)
         accs.append(float(full))
     assert len(set(accs)) > 3  # the random nets are right on different numbers of pairs
+
+
+# (what, call, exception, the message must contain)
+BAD_INPUTS = [
+    ("vocab 1", lambda: models.tagger_init(KEY, vocab=1), ValueError, "vocab"),
+    ("counter rank", lambda: models.counter_apply(models.counter_init(), XS), ValueError, "xs"),
+]
+
+
+@pytest.mark.parametrize("what,call,exc,match", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_a_clear_error(what, call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

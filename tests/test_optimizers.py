@@ -9,6 +9,7 @@ import optax
 import pytest
 
 import rnn_jax as rj
+from rnn_jax import runs
 from tests.sweep_config import TINY
 
 
@@ -42,7 +43,7 @@ def test_your_optimizer_trains_as_the_same_optax_loop(optax_promotion=None):
     out = train(key)
     k = rj.train_keys(key)
     params = rj.models.adder_init(k.init, 3, jnp.float64)
-    xs, ts = rj.datasets.binary_addition(k.data, TINY.n_train, TINY.bits, jnp.float64)
+    xs, ts = rj.datasets.binary_addition_data(k.data, TINY.n_train, TINY.bits, jnp.float64)
     opt = optax.lion(0.01, b1=0.9, b2=0.99)
     state = opt.init(params)
     for i in range(train.steps):
@@ -135,4 +136,4 @@ def test_swept_values_are_checked():
         with pytest.raises(ValueError, match=match):
             train.check_hparams(bad)
         with pytest.raises(ValueError, match=match):
-            rj.run_grid(train, 4, [bad], progress=False, microbatch=4)
+            runs.run_grid(train, 4, [bad], progress=False, microbatch=4)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import rnn_jax as rj
+from rnn_jax import runs
 from tests.helpers import CompileCounter
 from tests.sweep_config import TINY
 
@@ -50,10 +51,10 @@ def test_your_task_trains_sweeps_and_compiles_once_for_a_grid():
     assert sorted(train.hparams) == ["b1", "b2", "eps", "init_scale", "learning_rate"]
     grid = {"learning_rate": [0.01, 0.05], "init_scale": [0.5, 1.0]}
     with jax.numpy_dtype_promotion("standard"):  # optax.adam: b ** count (float ** int)
-        rj.run_sweep(train, 8, progress=False, microbatch=8)  # compiles the small helpers too
+        runs.run_sweep(train, 8, progress=False, microbatch=8)  # compiles the small helpers too
         with CompileCounter() as compiles:
-            results = rj.run_grid(train, 8, grid, progress=False, microbatch=8)
-        alone = rj.run_sweep(train, 8, hparams=results[3].hparams, progress=False, microbatch=8)
+            results = runs.run_grid(train, 8, grid, progress=False, microbatch=8)
+        alone = runs.run_sweep(train, 8, hparams=results[3].hparams, progress=False, microbatch=8)
     # four grid points, one training executable (the hyperparameters are traced)
     assert compiles.names.count("local") == 1, compiles.names
     assert [r.hparams["init_scale"] for r in results] == [0.5, 1.0, 0.5, 1.0]
@@ -74,7 +75,7 @@ def test_the_adder_takes_any_cell_with_both_gradient_paths(cell):
         a = jax.vmap(rj.make_train(cfg))(keys)
         b = jax.vmap(rj.make_train(dataclasses.replace(cfg, backward="autodiff")))(keys)
     chex.assert_trees_all_close(a, b, rtol=1e-9, atol=1e-12)
-    g = cfg.hidden * rj.CELLS[cell].gates
+    g = cfg.hidden * rj.cells.CELLS[cell].gates
     chex.assert_shape(a.params.w_rec, (2, 4, g))
     assert bool((a.final_loss < a.loss_curve[:, 0]).all())
 

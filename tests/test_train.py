@@ -13,6 +13,8 @@ import rnn_jax as rj
 from rnn_jax import OPTIMIZERS, TrainConfig, datasets, make_train, models
 from tests.sweep_config import TINY
 
+KEY = jax.random.key(0)
+
 
 def test_forced_divergence_is_flagged_and_frozen():
     cfg = TrainConfig(
@@ -77,7 +79,7 @@ def _reference_run(cfg, key):
     evaluation point (RMSprop-Nesterov: the seed's P). Returns (initial, final) loss, params."""
     k = rj.train_keys(key)
     params = models.adder_init(k.init, cfg.hidden, jnp.float64)
-    xs, ts = datasets.binary_addition(k.data, cfg.n_train, cfg.bits, jnp.float64)
+    xs, ts = datasets.binary_addition_data(k.data, cfg.n_train, cfg.bits, jnp.float64)
     opt = _reference_optimizer(cfg.optimizer, cfg.hparams["learning_rate"])
     batch = cfg.n_train if cfg.optimizer.startswith(("rprop", "irprop")) else cfg.batch_size
     n_batches = cfg.n_train // batch
@@ -173,3 +175,25 @@ def test_bad_config_names_the_field(kwargs, name):
 def test_unknown_hparam_rejected():
     with pytest.raises(ValueError, match="hparams"):
         make_train(TINY)(jax.random.key(0), {"lr": 0.1})
+
+
+# (what, call, exception, the message must contain)
+BAD_INPUTS = [
+    ("config task", lambda: TrainConfig(task="parity"), ValueError, "task"),
+    ("config optimizer", lambda: TrainConfig(optimizer="lbfgs"), ValueError, "optimizer"),
+    (
+        "config lr inf",
+        lambda: TrainConfig(hparams={"learning_rate": float("inf")}),
+        ValueError,
+        "learning_rate",
+    ),
+    ("config hidden 0", lambda: TrainConfig(hidden=0), ValueError, "hidden"),
+    ("config bool size", lambda: TrainConfig(epochs=True), TypeError, "epochs"),
+    ("hparam name", lambda: make_train(TINY)(KEY, {"lr": 1.0}), ValueError, "hparams"),
+]
+
+
+@pytest.mark.parametrize("what,call,exc,match", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_a_clear_error(what, call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

@@ -6,9 +6,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rnn_jax as rj
 from tests.helpers import prefix_mask, random_carry, random_params
+
+KEY = jax.random.key(0)
+P = rj.cells.tanh.init(KEY, 2, 3, jnp.float64)
+XS = jnp.ones((4, 5, 2), jnp.float64)
 
 B, T, F, H = 3, 5, 2, 4
 BACKWARDS = ("autodiff", "bptt")
@@ -34,9 +40,9 @@ def _zeros(name, batch):
     return (z, z) if name == "lstm" else z
 
 
-@pytest.fixture(params=sorted(rj.CELLS))
+@pytest.fixture(params=sorted(rj.cells.CELLS))
 def setup(request, key):
-    cell = rj.CELLS[request.param]
+    cell = rj.cells.CELLS[request.param]
     k1, k2, k3 = jax.random.split(key, 3)
     p = random_params(cell, k1, F, H)
     xs = jax.random.normal(k2, (B, T, F), jnp.float64)
@@ -247,3 +253,81 @@ def test_tfb_rejects_batch_major_arguments(what, kwargs, match, backward):
             layout="TFB",
             backward=backward,
         )
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    b=st.integers(1, 4),
+    t=st.integers(1, 6),
+    f=st.integers(1, 3),
+    h=st.integers(1, 4),
+    name=st.sampled_from(sorted(rj.cells.CELLS)),
+)
+def test_unroll_masks_inert_on_random_shapes(seed, b, t, f, h, name):
+    cell = rj.cells.CELLS[name]
+    k1, k2, k3, k4 = jax.random.split(jax.random.key(seed), 4)
+    p = cell.init(k1, f, h, jnp.float64)
+    xs = jax.random.normal(k2, (b, t, f), jnp.float64)
+    lengths = jax.random.randint(k3, (b,), 0, t + 1)
+    mask = np.arange(t)[None, :] < np.asarray(lengths)[:, None]
+    noise = 50.0 * jax.random.normal(k4, xs.shape, jnp.float64)
+    xs2 = jnp.where(mask[..., None], xs, noise)
+    a = rj.unroll(cell, p, xs, lengths=lengths, backward="bptt")
+    c = rj.unroll(cell, p, xs2, lengths=lengths, backward="bptt")
+    chex.assert_trees_all_close(a, c)
+    chex.assert_tree_all_finite(a)
+
+
+# (what, call, exception, the message must contain)
+BAD_INPUTS = [
+    ("xs rank 2", lambda: rj.unroll(rj.cells.tanh, P, XS[0]), ValueError, "xs must have rank 3"),
+    (
+        "xs features",
+        lambda: rj.unroll(rj.cells.tanh, P, jnp.ones((4, 5, 3))),
+        ValueError,
+        "features",
+    ),
+    (
+        "empty sequence",
+        lambda: rj.unroll(rj.cells.tanh, P, jnp.ones((4, 0, 2))),
+        ValueError,
+        "at least one",
+    ),
+    (
+        "mask shape",
+        lambda: rj.unroll(rj.cells.tanh, P, XS, mask=jnp.ones((4, 6), bool)),
+        ValueError,
+        "mask must have shape",
+    ),
+    (
+        "lengths shape",
+        lambda: rj.unroll(rj.cells.tanh, P, XS, lengths=jnp.ones(3, jnp.int32)),
+        ValueError,
+        "lengths must have shape",
+    ),
+    (
+        "float lengths",
+        lambda: rj.unroll(rj.cells.tanh, P, XS, lengths=jnp.ones(4)),
+        TypeError,
+        "lengths must be integers",
+    ),
+    (
+        "carry0 shape",
+        lambda: rj.unroll(rj.cells.tanh, P, XS, jnp.ones((5, 3))),
+        ValueError,
+        "carry0 must have shape",
+    ),
+    (
+        "dtype mismatch",
+        lambda: rj.unroll(rj.cells.tanh, P, XS.astype(jnp.float32)),
+        TypeError,
+        "dtype",
+    ),
+]
+
+
+@pytest.mark.parametrize("what,call,exc,match", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_a_clear_error(what, call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

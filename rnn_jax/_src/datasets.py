@@ -50,7 +50,7 @@ SEED000_T = SEED000_X.sum(axis=1)
 SEED000_TEST = np.array([[0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 1, 1]], dtype=np.float64)
 
 
-def counting_ones(key: Array, n: int, length: int, dtype=jnp.float32) -> tuple[Array, Array]:
+def counting_ones_data(key: Array, n: int, length: int, dtype=jnp.float32) -> tuple[Array, Array]:
     """``n`` uniform binary sequences of ``length`` steps and their counts of ones.
 
     Returns ``xs`` ``(n, length)`` and ``targets`` ``(n,)``, both ``dtype``.
@@ -62,7 +62,7 @@ def counting_ones(key: Array, n: int, length: int, dtype=jnp.float32) -> tuple[A
     return xs, xs.sum(axis=1)
 
 
-def next_number(
+def next_number_data(
     key: Array, n: int, length: int, vocab: int = 3, *, memory: bool = False
 ) -> tuple[Array, Array]:
     """Token sequences over ``{0..vocab-1}`` and the per-step targets.
@@ -111,7 +111,7 @@ def check_bits(bits: int, *, enumerated: bool = False) -> int:
     return bits
 
 
-def addition_data(a: Array, b: Array, bits: int, dtype=jnp.float32) -> tuple[Array, Array]:
+def encode_addition(a: Array, b: Array, bits: int, dtype=jnp.float32) -> tuple[Array, Array]:
     """Seed 002's encoding of ``a + b``: inputs ``(n, bits+1, 2)``, targets ``(n, bits+1)``.
 
     Both operands are written with ``bits`` bits, least-significant first, padded with one zero
@@ -122,7 +122,9 @@ def addition_data(a: Array, b: Array, bits: int, dtype=jnp.float32) -> tuple[Arr
     return xs, to_bits(a + b, bits + 1).astype(dtype)
 
 
-def binary_addition(key: Array, n: int, bits: int = 6, dtype=jnp.float32) -> tuple[Array, Array]:
+def binary_addition_data(
+    key: Array, n: int, bits: int = 6, dtype=jnp.float32
+) -> tuple[Array, Array]:
     """``n`` random pairs of ``bits``-bit numbers (uniform in ``[0, 2**bits)``), as seed 002."""
     checks.check_key("key", key)
     checks.check_positive_int("n", n)
@@ -130,7 +132,7 @@ def binary_addition(key: Array, n: int, bits: int = 6, dtype=jnp.float32) -> tup
     ka, kb = jax.random.split(key)
     a = jax.random.randint(ka, (n,), 0, 2**bits, dtype=jnp.int32)
     b = jax.random.randint(kb, (n,), 0, 2**bits, dtype=jnp.int32)
-    return addition_data(a, b, bits, dtype)
+    return encode_addition(a, b, bits, dtype)
 
 
 def all_addition_pairs(bits: int = 6, dtype=jnp.float32) -> tuple[Array, Array]:
@@ -138,7 +140,7 @@ def all_addition_pairs(bits: int = 6, dtype=jnp.float32) -> tuple[Array, Array]:
     check_bits(bits, enumerated=True)
     grid = jnp.arange(2**bits, dtype=jnp.int32)
     a, b = jnp.meshgrid(grid, grid, indexing="ij")
-    return addition_data(a.ravel(), b.ravel(), bits, dtype)
+    return encode_addition(a.ravel(), b.ravel(), bits, dtype)
 
 
 def addition_prefix_tree(bits: int = 6, dtype=jnp.float32) -> tuple[tuple[Array, ...], ...]:
@@ -171,7 +173,7 @@ def addition_prefix_tree(bits: int = 6, dtype=jnp.float32) -> tuple[tuple[Array,
 def long_addition(key: Array, n: int, bits: int, dtype=jnp.float32) -> tuple[Array, Array]:
     """Random ``bits``-bit operands of any length, summed exactly by a ripple-carry in bits.
 
-    Same layout as :func:`addition_data` (``(n, bits+1, 2)`` inputs, ``(n, bits+1)`` targets),
+    Same layout as :func:`encode_addition` (``(n, bits+1, 2)`` inputs, ``(n, bits+1)`` targets),
     without the int32 limit, for length-generalisation tests (64-bit sums and beyond).
     """
     checks.check_key("key", key)

@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 import optax
 
 from rnn_jax._src import checks
-from rnn_jax._src.optim import RPROP_VARIANTS, rmsprop_nesterov, rmsprop_nesterov_params, rprop
 from rnn_jax._src.registry import Registry
+from rnn_jax._src.transforms import RPROP_VARIANTS, rmsprop_nesterov, rmsprop_nesterov_params, rprop
 
 
 class Range(NamedTuple):

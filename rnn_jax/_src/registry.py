@@ -19,7 +19,7 @@ class Registry(Mapping[str, T], Generic[T]):
     """An immutable mapping whose failed lookups name the valid keys.
 
     Example:
-      >>> from rnn_jax import CELLS
+      >>> from rnn_jax.cells import CELLS
       >>> CELLS["tanh"].name
       'tanh'
       >>> try:

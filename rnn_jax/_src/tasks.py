@@ -104,7 +104,7 @@ def binary_addition(config) -> Task:
         init=lambda key, hp: models.adder_init(
             key, config.hidden, dtype, cell=cell, init_scale=hp["init_scale"]
         ),
-        data=lambda key: datasets.binary_addition(key, config.n_train, config.bits, dtype),
+        data=lambda key: datasets.binary_addition_data(key, config.n_train, config.bits, dtype),
         test_data=lambda key: datasets.addition_prefix_tree(config.bits, dtype),
         loss=lambda p, x, t: models.adder_loss(p, x, t, **options),
         accuracy=lambda p, tree: models.adder_tree_accuracy(p, tree, cell=cell),
@@ -131,8 +131,8 @@ def counting_ones(config) -> Task:
 
     return Task(
         init=init,
-        data=lambda key: datasets.counting_ones(key, config.n_train, config.length, dtype),
-        test_data=lambda key: datasets.counting_ones(key, config.n_test, config.length, dtype),
+        data=lambda key: datasets.counting_ones_data(key, config.n_train, config.length, dtype),
+        test_data=lambda key: datasets.counting_ones_data(key, config.n_test, config.length, dtype),
         loss=lambda p, x, t: models.counter_loss(
             p, x, t, backward=config.backward, scan_unroll=config.scan_unroll
         ),
@@ -169,8 +169,8 @@ def next_number(config) -> Task:
 
     return Task(
         init=init,
-        data=lambda key: datasets.next_number(key, config.n_train, config.length),
-        test_data=lambda key: datasets.next_number(key, config.n_test, config.length),
+        data=lambda key: datasets.next_number_data(key, config.n_train, config.length),
+        test_data=lambda key: datasets.next_number_data(key, config.n_test, config.length),
         loss=loss,
         accuracy=accuracy,
         hparams=INIT_SCALE,

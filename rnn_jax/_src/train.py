@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator, Mapping
-from typing import Annotated, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import tyro
 from jax.flatten_util import ravel_pytree
 
 from rnn_jax._src import checks, datasets
@@ -31,10 +30,6 @@ from rnn_jax._src.tasks import TASKS, Task, as_task
 
 Array = jax.Array
 DTYPES = ("float32", "float64")
-
-# On the command line these are names; through the API they may also be objects.
-TaskArg = Annotated[str | Task, tyro.conf.arg(constructor=str)]
-OptimizerArg = Annotated[str | Optimizer | Callable, tyro.conf.arg(constructor=str)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,8 +59,8 @@ class TrainConfig:
         scope that a sweep opens for its own computations only.
     """
 
-    task: TaskArg = "binary_addition"
-    optimizer: OptimizerArg = "rmsprop_nesterov"
+    task: str | Task = "binary_addition"
+    optimizer: str | Optimizer | Callable = "rmsprop_nesterov"
     hparams: dict[str, float] = dataclasses.field(default_factory=dict)
     cell: str = "tanh"
     hidden: int = 3
@@ -101,43 +96,6 @@ class TrainConfig:
                 raise TypeError(f"hparams keys must be strings, got {k!r}")
             HPARAM_RANGES.get(k, Range()).check(f"hparams[{k!r}]", v)
 
-    def to_json(self) -> dict:
-        """The config as JSON values; a task or optimizer object is described by its name and
-        a fingerprint of its code (:func:`rnn_jax._src.train.describe`)."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out["task"], out["optimizer"] = describe(self.task), describe(self.optimizer)
-        out["hparams"] = dict(self.hparams)
-        return out
-
-
-def describe(obj):
-    """A name, or ``{"name", "code"}`` for an object: the SHA-256 of the bytecode and constants
-    of every function it holds (what a closure captured is not part of it)."""
-    if isinstance(obj, str):
-        return obj
-    import hashlib
-
-    digest = hashlib.sha256()
-
-    def visit(x):
-        code = getattr(x, "__code__", None)
-        if code is not None:
-            digest.update(code.co_code)
-            digest.update(repr(code.co_consts).encode())
-        elif isinstance(x, tuple | list):
-            for y in x:
-                visit(y)
-        elif isinstance(x, Mapping):
-            for k in sorted(x):
-                digest.update(repr((k, x[k] if not callable(x[k]) else None)).encode())
-                visit(x[k])
-
-    visit(obj)
-    return {
-        "name": getattr(obj, "name", getattr(obj, "__name__", type(obj).__name__)),
-        "code": digest.hexdigest()[:16],
-    }
-
 
 class Outcome(NamedTuple):
     """Per-seed result of :func:`make_train`'s ``train``.
@@ -155,8 +113,8 @@ class Outcome(NamedTuple):
         updates (updates ``eval_every * (i + 1)``, see :attr:`Train.eval_updates`).
       accuracy_curve: ``(n_evals,)``, the accuracy after each block.
       params: the final parameters, where they are evaluated (for RMSprop-Nesterov the seed's
-        ``P``, not the look-ahead point). A sweep keeps only the per-seed numbers
-        (:data:`TABLE_FIELDS`) and the curves, so XLA never materializes them there.
+        ``P``, not the look-ahead point). A sweep keeps only the per-seed numbers and the
+        curves, so XLA never materializes them there.
     """
 
     converged: Array
@@ -168,14 +126,6 @@ class Outcome(NamedTuple):
     loss_curve: Array
     accuracy_curve: Array
     params: Any
-
-
-#: The per-seed numbers of an :class:`Outcome`: the columns of a sweep's table.
-TABLE_FIELDS = tuple(
-    f for f in Outcome._fields if f not in ("loss_curve", "accuracy_curve", "params")
-)
-#: The per-seed curves of an :class:`Outcome`.
-CURVE_FIELDS = ("loss_curve", "accuracy_curve")
 
 
 class TrainKeys(NamedTuple):
@@ -279,12 +229,133 @@ def _one_line(e: Exception) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
+def _refuse_unknown(given, read, optimizer: Optimizer, task: Task) -> None:
+    """A hyperparameter that nothing reads is a typo: one line naming what is read."""
+    unknown = sorted(set(given) - set(read))
+    if unknown:
+        raise ValueError(
+            f"hparams {unknown} are read by neither the optimizer {optimizer.name!r} nor the "
+            f"task {task.name!r}; they read {sorted(read)}"
+        )
+
+
+def _read_hparams(config: TrainConfig, task: Task, opt: Optimizer, dtype) -> dict[str, float]:
+    """Which hyperparameters the optimizer's factory and the task's ``init`` read (found by
+    calling them on traced stand-ins: nothing compiles), each with its default value."""
+    defaults = {**task.hparams, **opt.hparams}
+    names = sorted(set(defaults) | set(config.hparams))
+    spec = {k: jax.ShapeDtypeStruct((), dtype) for k in [*names, "\0"]}
+    reads = {}
+
+    def probe_optimizer(hp):
+        reads["optimizer"] = r = _Reads(hp, hp["\0"])
+        try:
+            made = opt.factory(r)
+        except Exception as e:  # noqa: BLE001 - a user factory: report, one line
+            raise ValueError(
+                f"optimizer {opt.name!r}: its factory failed: {_one_line(e)}"
+            ) from None
+        if not isinstance(made, optax.GradientTransformation):
+            raise TypeError(
+                f"optimizer {opt.name!r}: its factory must return an "
+                f"optax.GradientTransformation, got {type(made).__name__}"
+            )
+        return 0
+
+    def probe_task(hp):
+        reads["task"] = r = _Reads(hp, hp["\0"])
+        try:
+            return task.init(jax.random.key(0), r)
+        except Exception as e:  # noqa: BLE001
+            raise ValueError(f"task {task.name!r}: init failed: {_one_line(e)}") from None
+
+    jax.eval_shape(probe_optimizer, spec)
+    jax.eval_shape(probe_task, spec)
+    read = reads["optimizer"].read | reads["task"].read
+    _refuse_unknown(config.hparams, read, opt, task)
+    missing = sorted(read - set(defaults) - set(config.hparams))
+    if missing:
+        raise ValueError(
+            f"the optimizer {opt.name!r} or the task {task.name!r} reads {missing} but no "
+            "value is given: set TrainConfig(hparams={...}) or Optimizer(hparams={...})"
+        )
+    return {k: float(config.hparams.get(k, defaults.get(k))) for k in sorted(read)}
+
+
+def _param_shapes(task: Task, hparams: Mapping[str, float], dtype):
+    """The shapes of the task's parameters, checked: a pytree of float arrays of ``dtype``."""
+    spec = {k: jax.ShapeDtypeStruct((), dtype) for k in hparams}
+    params = jax.eval_shape(lambda hp: task.init(jax.random.key(0), hp), spec)
+    leaves = jax.tree.leaves(params)
+    if not leaves or any(not jnp.issubdtype(p.dtype, jnp.floating) for p in leaves):
+        raise TypeError(f"task {task.name!r}: init must return a pytree of float arrays")
+    got = {p.dtype for p in leaves}
+    if got != {dtype}:
+        raise TypeError(
+            f"dtype {dtype} was asked for, but task {task.name!r} makes parameters "
+            f"of dtype {sorted(str(d) for d in got)}"
+        )
+    return params
+
+
+def _data_shapes(task: Task):
+    """The shapes of the training set and the test set, checked: ``(xs, ts)`` with one
+    leading sample axis."""
+    key = jax.random.key(0)
+    try:
+        xs, ts = jax.eval_shape(task.data, key)
+        test = jax.eval_shape(task.test_data, key)
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f"task {task.name!r}: data failed: {_one_line(e)}") from None
+    if not xs.shape or not ts.shape or xs.shape[0] != ts.shape[0]:
+        raise ValueError(
+            f"task {task.name!r}: data must return (xs, ts) with one leading sample axis, "
+            f"got shapes {xs.shape} and {ts.shape}"
+        )
+    return xs, ts, test
+
+
+def _check_batches(config: TrainConfig, n: int) -> int:
+    """Minibatches per epoch: ``batch_size`` must divide the ``n`` training samples."""
+    if config.batch_size > n:
+        raise ValueError(f"batch_size ({config.batch_size}) must be <= the {n} training samples")
+    if n % config.batch_size:
+        raise ValueError(
+            f"batch_size ({config.batch_size}) must divide the {n} training samples "
+            f"(else {n % config.batch_size} would be dropped every epoch)"
+        )
+    return n // config.batch_size
+
+
+def _check_loss(task: Task, params, xs, ts, batch_size: int) -> None:
+    """The loss fits the model and one minibatch and returns a scalar (a cell/task mismatch
+    shows here)."""
+
+    def probe_loss(params, xs, ts):
+        batch = lambda a: a[:batch_size][None]  # noqa: E731
+        xb, tb = task.layout(batch(xs), batch(ts))
+        return task.loss(params, xb[0], tb[0])
+
+    try:
+        out = jax.eval_shape(probe_loss, params, xs, ts)
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(
+            f"task {task.name!r}: loss failed on a minibatch: {_one_line(e)}"
+        ) from None
+    if out.shape != ():
+        raise ValueError(f"task {task.name!r}: loss must return a scalar, got shape {out.shape}")
+
+
+def _nbytes(tree) -> int:
+    return sum(int(np.prod(a.shape)) * a.dtype.itemsize for a in jax.tree.leaves(tree))
+
+
 class Train:
     """One training run as a pure function of a key: ``train(key, hparams=None) -> Outcome``.
 
     Made by :func:`make_train`, which checks everything it can before any compile. Call it
     under ``jax.jit``/``jax.vmap`` (a seed sweep is ``jax.vmap(train)(keys)``), or give it to
-    :func:`rnn_jax.run_sweep`.
+    :func:`rnn_jax.runs.run_sweep`.
 
     Attributes:
       config: the :class:`TrainConfig`.
@@ -296,6 +367,7 @@ class Train:
       n_train, batch_size, batches, steps, n_evals: the training set's size, the samples per
         update, the minibatches per epoch, the number of updates and of evaluations.
       eval_updates: ``(n_evals,)``, the update count after each evaluation.
+      param_bytes, data_bytes: the size of one seed's parameters and of its data.
     """
 
     def __init__(self, config: TrainConfig):
@@ -306,138 +378,37 @@ class Train:
         self.task = as_task(config.task, config)
         self.dtype = jnp.dtype(config.dtype)
         with self.precision():
-            self._probe()
+            self.hparams = _read_hparams(config, self.task, self.optimizer, self.dtype)
+            self.check_hparams(self.hparams)
+            params = _param_shapes(self.task, self.hparams, self.dtype)
+            xs, ts, test = _data_shapes(self.task)
+            self.n_train = xs.shape[0]
+            self.batches = _check_batches(config, self.n_train)
+            self.batch_size = self.n_train if self.optimizer.full_batch else config.batch_size
+            self.steps = config.epochs * self.batches
+            if self.steps % config.eval_every:
+                raise ValueError(
+                    f"eval_every ({config.eval_every}) must divide the number of updates "
+                    f"({self.steps} = epochs * (n_train // batch_size))"
+                )
+            self.n_evals = self.steps // config.eval_every
+            self.eval_updates = config.eval_every * np.arange(1, self.n_evals + 1)
+            self.param_bytes = _nbytes(params)
+            self.data_bytes = _nbytes((xs, ts, test))
+            _check_loss(self.task, params, xs, ts, self.batch_size)
 
     def precision(self):
         """A context in which this run's dtype is available: ``jax.enable_x64`` on for
         float64, off for float32 (so a float32 run never depends on the global setting).
-        :func:`rnn_jax.run_sweep` enters it for you; call ``train`` directly inside it."""
+        :func:`rnn_jax.runs.run_sweep` enters it for you; call ``train`` directly inside it."""
         return jax.enable_x64(self.dtype == jnp.float64)
-
-    # ------------------------------------------------------------------ checks, before compiling
-
-    def _probe(self) -> None:
-        config, task, opt = self.config, self.task, self.optimizer
-        defaults = {**task.hparams, **opt.hparams}
-        key = jax.random.key(0)
-        # Which keys does each side read? Call them on traced stand-ins (nothing compiles).
-        names = sorted(set(defaults) | set(config.hparams))
-        spec = {k: jax.ShapeDtypeStruct((), self.dtype) for k in [*names, "\0"]}
-        reads = {}
-
-        def probe_optimizer(hp):
-            reads["optimizer"] = r = _Reads(hp, hp["\0"])
-            try:
-                made = opt.factory(r)
-            except Exception as e:  # noqa: BLE001 - a user factory: report, one line
-                raise ValueError(
-                    f"optimizer {opt.name!r}: its factory failed: {_one_line(e)}"
-                ) from None
-            if not isinstance(made, optax.GradientTransformation):
-                raise TypeError(
-                    f"optimizer {opt.name!r}: its factory must return an "
-                    f"optax.GradientTransformation, got {type(made).__name__}"
-                )
-            return 0
-
-        def probe_task(hp):
-            reads["task"] = r = _Reads(hp, hp["\0"])
-            try:
-                return task.init(key, r)
-            except Exception as e:  # noqa: BLE001
-                raise ValueError(f"task {task.name!r}: init failed: {_one_line(e)}") from None
-
-        jax.eval_shape(probe_optimizer, spec)
-        params = jax.eval_shape(probe_task, spec)
-        read = reads["optimizer"].read | reads["task"].read
-        unknown = sorted(set(config.hparams) - read)
-        if unknown:
-            raise ValueError(
-                f"hparams {unknown} are read by neither the optimizer {opt.name!r} nor the task "
-                f"{task.name!r}; they read {sorted(read)}"
-            )
-        missing = sorted(read - set(defaults) - set(config.hparams))
-        if missing:
-            raise ValueError(
-                f"the optimizer {opt.name!r} or the task {task.name!r} reads {missing} but no "
-                "value is given: set TrainConfig(hparams={...}) or Optimizer(hparams={...})"
-            )
-        self.hparams = {k: float(config.hparams.get(k, defaults.get(k))) for k in sorted(read)}
-        self.check_hparams(self.hparams)
-
-        leaves = jax.tree.leaves(params)
-        self.param_bytes = sum(int(np.prod(p.shape)) * p.dtype.itemsize for p in leaves)
-        if not leaves or any(not jnp.issubdtype(p.dtype, jnp.floating) for p in leaves):
-            raise TypeError(f"task {task.name!r}: init must return a pytree of float arrays")
-        got = {p.dtype for p in leaves}
-        if got != {self.dtype}:
-            raise TypeError(
-                f"dtype {config.dtype} was asked for, but task {task.name!r} makes parameters "
-                f"of dtype {sorted(str(d) for d in got)}"
-            )
-
-        try:
-            xs, ts = jax.eval_shape(task.data, key)
-        except Exception as e:  # noqa: BLE001
-            raise ValueError(f"task {task.name!r}: data failed: {_one_line(e)}") from None
-        if not xs.shape or not ts.shape or xs.shape[0] != ts.shape[0]:
-            raise ValueError(
-                f"task {task.name!r}: data must return (xs, ts) with one leading sample axis, "
-                f"got shapes {xs.shape} and {ts.shape}"
-            )
-        self.n_train = n = xs.shape[0]
-        self.data_bytes = sum(
-            int(np.prod(a.shape)) * a.dtype.itemsize
-            for a in jax.tree.leaves((xs, ts, jax.eval_shape(task.test_data, key)))
-        )
-        if config.batch_size > n:
-            raise ValueError(
-                f"batch_size ({config.batch_size}) must be <= the {n} training samples"
-            )
-        if n % config.batch_size:
-            raise ValueError(
-                f"batch_size ({config.batch_size}) must divide the {n} training samples "
-                f"(else {n % config.batch_size} would be dropped every epoch)"
-            )
-        self.batches = n // config.batch_size
-        self.batch_size = n if opt.full_batch else config.batch_size
-        self.steps = config.epochs * self.batches
-        if self.steps % config.eval_every:
-            raise ValueError(
-                f"eval_every ({config.eval_every}) must divide the number of updates "
-                f"({self.steps} = epochs * (n_train // batch_size))"
-            )
-        self.n_evals = self.steps // config.eval_every
-        self.eval_updates = config.eval_every * np.arange(1, self.n_evals + 1)
-
-        # Does the loss fit the model and one minibatch? (A cell/task mismatch shows here.)
-        def probe_loss(params, xs, ts):
-            batch = lambda a: a[: self.batch_size][None]  # noqa: E731
-            xb, tb = task.layout(batch(xs), batch(ts))
-            return task.loss(params, xb[0], tb[0])
-
-        try:
-            out = jax.eval_shape(probe_loss, params, xs, ts)
-        except Exception as e:  # noqa: BLE001
-            raise ValueError(
-                f"task {task.name!r}: loss failed on a minibatch: {_one_line(e)}"
-            ) from None
-        if out.shape != ():
-            raise ValueError(
-                f"task {task.name!r}: loss must return a scalar, got shape {out.shape}"
-            )
 
     def check_hparams(self, hparams: Mapping[str, Any]) -> dict[str, float]:
         """Every hyperparameter's value for a run that overrides ``hparams`` (concrete numbers,
         or arrays of them for a grid); raises ``ValueError`` naming a key that nothing reads or
         a value that is not finite or out of range (learning_rate > 0, momentum, decay, b1 and
         b2 in [0, 1), eps > 0, ...)."""
-        unknown = sorted(set(hparams) - set(self.hparams))
-        if unknown:
-            raise ValueError(
-                f"hparams {unknown} are read by neither the optimizer {self.optimizer.name!r} "
-                f"nor the task {self.task.name!r}; they read {sorted(self.hparams)}"
-            )
+        _refuse_unknown(hparams, self.hparams, self.optimizer, self.task)
         full = {**self.hparams, **hparams}
         for k, v in full.items():
             rng = self.optimizer.ranges.get(k, HPARAM_RANGES.get(k, Range()))
@@ -456,13 +427,7 @@ class Train:
                 "this run is float64 but jax_enable_x64 is off: call it inside "
                 "`with train.precision():` (rnn_jax.run_sweep does)"
             )
-        if hparams:
-            unknown = sorted(set(hparams) - set(self.hparams))
-            if unknown:
-                raise ValueError(
-                    f"hparams {unknown} are read by neither the optimizer nor the task; "
-                    f"they read {sorted(self.hparams)}"
-                )
+        _refuse_unknown(hparams or {}, self.hparams, self.optimizer, self.task)
         hp = {k: jnp.asarray(v, self.dtype) for k, v in {**self.hparams, **(hparams or {})}.items()}
         k_init, k_data, k_test = train_keys(key)
         # The optimizer and the divergence guard see the parameters as one flat vector: every

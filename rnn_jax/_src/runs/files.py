@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import errno
 import io
-import itertools
 import json
 import math
 import os
+import secrets
 import stat
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -25,18 +26,6 @@ from typing import Any
 import numpy as np
 
 TEMP_SUFFIX = ".tmp"
-_counter = itertools.count()
-_WRITER = [True]
-
-
-def is_writer() -> bool:
-    """Whether this process writes results: ``False`` on processes other than 0 of a
-    multi-process run (:func:`rnn_jax.sweep.initialize` sets it); they write no file."""
-    return _WRITER[0]
-
-
-def set_writer(writer: bool) -> None:
-    _WRITER[0] = bool(writer)
 
 
 class FileError(ValueError):
@@ -45,12 +34,15 @@ class FileError(ValueError):
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Writes ``data`` to ``path`` atomically: a temporary file in the same folder (mode
-    ``0o666`` less the umask, opened with ``O_NOFOLLOW | O_EXCL``), fsynced, then renamed.
-    Nothing happens on a process that is not the writer (:func:`is_writer`)."""
-    if not is_writer():
-        return
+    ``0o666`` less the umask, opened with ``O_NOFOLLOW | O_EXCL`` under an unpredictable
+    name), fsynced, then renamed over ``path``.
+
+    Args:
+      path: the file to (re)place; its folder must exist.
+      data: the whole contents.
+    """
     path = Path(path)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{next(_counter)}{TEMP_SUFFIX}"
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}{TEMP_SUFFIX}"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(tmp, flags, 0o666)
     try:
@@ -86,8 +78,7 @@ def real_folder(path: str | os.PathLike, what: str = "folder") -> Path:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        if is_writer():
-            path.mkdir(parents=True)
+        path.mkdir(parents=True)
         return path
     if stat.S_ISLNK(st.st_mode):
         raise ValueError(f"{what} {path} is a symbolic link; results are not written through links")
@@ -120,6 +111,8 @@ def to_jsonable(x: Any):
 
 
 def json_bytes(obj) -> bytes:
+    """``obj`` (through :func:`to_jsonable`) as indented JSON with a final newline; NaN and
+    infinities are written as ``null``."""
     return (json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n").encode()
 
 
@@ -147,30 +140,36 @@ def _cell(v) -> str:
 
 
 def npz_bytes(**arrays) -> bytes:
+    """``arrays`` as the bytes of an uncompressed NPZ file (``numpy.savez``)."""
     buf = io.BytesIO()
     np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
     return buf.getvalue()
 
 
 def figure_bytes(fig, dpi: int = 110) -> bytes:
+    """A matplotlib figure as PNG bytes at ``dpi`` dots per inch."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
 
 
 def write_json(path, obj) -> None:
+    """Writes :func:`json_bytes` of ``obj`` atomically (:func:`atomic_write_bytes`)."""
     atomic_write_bytes(path, json_bytes(obj))
 
 
 def write_csv(path, columns: Mapping[str, Sequence]) -> None:
+    """Writes :func:`csv_bytes` of ``columns`` atomically."""
     atomic_write_bytes(path, csv_bytes(columns))
 
 
 def write_npz(path, **arrays) -> None:
+    """Writes :func:`npz_bytes` of ``arrays`` atomically."""
     atomic_write_bytes(path, npz_bytes(**arrays))
 
 
 def write_text(path, text: str) -> None:
+    """Writes ``text`` (UTF-8) atomically."""
     atomic_write_bytes(path, text.encode())
 
 
@@ -178,23 +177,36 @@ def write_text(path, text: str) -> None:
 
 
 def read_bytes(path, max_bytes: int | None = None) -> bytes:
-    """The bytes of ``path`` (not through a link), refusing one larger than ``max_bytes``."""
+    """The bytes of the regular file ``path``, refusing a link, a FIFO, a device or a folder
+    (opened without following links and without blocking, checked before reading) and a file
+    larger than ``max_bytes``."""
     path = Path(path)
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
         raise FileError(f"{path} is missing") from None
     except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise FileError(f"{path} is a symbolic link; results are read from files") from None
         raise FileError(f"{path} cannot be read ({e.strerror})") from None
     with os.fdopen(fd, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if max_bytes is not None and size > max_bytes:
-            raise FileError(f"{path} is {size:,} bytes, more than the {max_bytes:,} it can hold")
-        return f.read()
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise FileError(f"{path} is not a regular file")
+        if max_bytes is not None and st.st_size > max_bytes:
+            raise FileError(
+                f"{path} is {st.st_size:,} bytes, more than the {max_bytes:,} it can hold"
+            )
+        data = f.read() if max_bytes is None else f.read(max_bytes + 1)
+        if max_bytes is not None and len(data) > max_bytes:
+            raise FileError(f"{path} grew past {max_bytes:,} bytes while being read")
+        return data
 
 
 def read_json(path, max_bytes: int = 1 << 22):
+    """The JSON value in ``path`` (at most ``max_bytes``, not through a link); a
+    :class:`FileError` naming the file when it is missing, too large or not JSON."""
     try:
         return json.loads(read_bytes(path, max_bytes))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -228,6 +240,7 @@ def parse_csv(data: bytes, name: str = "table") -> dict[str, np.ndarray]:
 
 
 def read_csv(path, max_bytes: int | None = None) -> dict[str, np.ndarray]:
+    """The columns of the CSV file ``path`` (:func:`parse_csv`), read with a size cap."""
     return parse_csv(read_bytes(path, max_bytes), str(path))
 
 

@@ -6,10 +6,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rnn_jax as rj
-from rnn_jax import datasets as tasks
-from rnn_jax import models, reference
+from rnn_jax import datasets, models, reference
 
 # ---------------------------------------------------------------- Rprop: golden values by hand
 
@@ -135,7 +136,7 @@ def test_optax_rprop_is_one_step_late():
 
 @pytest.fixture(scope="module")
 def seed000_run():
-    X, T = jnp.asarray(tasks.SEED000_X), jnp.asarray(tasks.SEED000_T)
+    X, T = jnp.asarray(datasets.SEED000_X), jnp.asarray(datasets.SEED000_T)
     opt = rj.rprop(0.001, eta_minus=0.5, eta_plus=1.2, variant="seed")
 
     def step(carry, _):
@@ -154,13 +155,13 @@ def test_seed000_final_weights_and_test_output(seed000_run):
     p, _ = seed000_run
     assert f"{float(p.w_x[0, 0]):.4f}" == "1.0014"
     assert f"{float(p.w_rec[0, 0]):.4f}" == "0.9997"
-    out = models.counter_apply(p, tasks.SEED000_TEST)
+    out = models.counter_apply(p, datasets.SEED000_TEST)
     assert f"{float(out[0]):.2f}" == "5.00"
 
 
 def test_seed000_whole_path_equals_the_literal_loop(seed000_run):
     _, path = seed000_run
-    want = reference.seed000_rprop(tasks.SEED000_X, tasks.SEED000_T)[1:]
+    want = reference.seed000_rprop(datasets.SEED000_X, datasets.SEED000_T)[1:]
     chex.assert_trees_all_close(path, np.asarray(want), rtol=1e-12, atol=1e-12)
 
 
@@ -343,3 +344,72 @@ BAD_HP = [
 def test_bad_hyperparameters_name_the_argument(make, name):
     with pytest.raises(ValueError, match=name):
         make()
+
+
+leaf_shapes = st.lists(
+    st.lists(st.integers(1, 4), min_size=0, max_size=2).map(tuple), min_size=1, max_size=3
+)
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    shapes=leaf_shapes,
+    seed=st.integers(0, 2**16),
+    variant=st.sampled_from(rj.RPROP_VARIANTS),
+    scale=st.floats(1e-3, 1e3),
+)
+def test_rprop_updates_finite_and_within_bounds(shapes, seed, variant, scale):
+    lo, hi = 1e-4, 0.5
+    opt = rj.scale_by_rprop(0.01, min_step_size=lo, max_step_size=hi, variant=variant)
+    keys = jax.random.split(jax.random.key(seed), len(shapes) * 8).reshape(8, len(shapes))
+    params = [jnp.zeros(s) for s in shapes]
+    state = opt.init(params)
+    for t in range(8):
+        g = [scale * jax.random.normal(k, s) for k, s in zip(keys[t], shapes)]
+        u, state = opt.update(g, state, params, value=jnp.asarray(float(t % 3)))
+        chex.assert_tree_all_finite(u)
+        for leaf, step in zip(u, state.step_sizes):
+            assert float(jnp.max(jnp.abs(leaf), initial=0.0)) <= hi + 1e-12
+            assert float(jnp.min(step, initial=hi)) >= lo - 1e-12
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    mu=st.floats(0.0, 0.95),
+    decay=st.floats(0.0, 0.99),
+)
+def test_rmsprop_nesterov_finite(seed, shape, mu, decay):
+    opt = rj.rmsprop_nesterov(0.05, decay=decay, momentum=mu)
+    p = jax.random.normal(jax.random.key(seed), shape)
+    s = opt.init(p)
+    for t in range(5):
+        g = jax.random.normal(jax.random.key(seed + t + 1), shape) * 10.0**t
+        u, s = opt.update(g, s, p)
+        p = optax.apply_updates(p, u)
+        chex.assert_tree_all_finite((u, s.nu, s.velocity))
+
+
+# (what, call, exception, the message must contain)
+BAD_INPUTS = [
+    ("rprop lr 0", lambda: rj.rprop(0.0), ValueError, "learning_rate"),
+    ("rprop eta_minus", lambda: rj.rprop(eta_minus=1.5), ValueError, "eta_minus"),
+    ("rprop eta_plus", lambda: rj.rprop(eta_plus=0.9), ValueError, "eta_plus"),
+    (
+        "rprop min > max",
+        lambda: rj.rprop(min_step_size=2.0, max_step_size=1.0),
+        ValueError,
+        "min_step_size",
+    ),
+    ("rprop variant", lambda: rj.rprop(variant="iRprop"), ValueError, "variant"),
+    ("rmsprop momentum 1", lambda: rj.rmsprop_nesterov(momentum=1.0), ValueError, "momentum"),
+    ("rmsprop decay -1", lambda: rj.rmsprop_nesterov(decay=-1.0), ValueError, "decay"),
+    ("rmsprop lr nan", lambda: rj.rmsprop_nesterov(float("nan")), ValueError, "learning_rate"),
+]
+
+
+@pytest.mark.parametrize("what,call,exc,match", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_a_clear_error(what, call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from rnn_jax._src import io
+from rnn_jax._src.runs import files
 
 
 def subplots(figsize, **kwargs):
@@ -25,7 +25,7 @@ def save(fig, path) -> Path:
     """Writes ``fig`` as a PNG atomically (never through a link); returns the path."""
     path = Path(path)
     fig.tight_layout()
-    io.atomic_write_bytes(path, io.figure_bytes(fig))
+    files.atomic_write_bytes(path, files.figure_bytes(fig))
     return path
 
 

@@ -1,21 +1,18 @@
-"""Results folders: one writer, identity, checksummed commits that survive a kill at any
-moment, writes that stay inside the folder, temporary files cleaned, umask permissions."""
+"""A results folder as a record: one writer, checksummed commits that survive a kill."""
 
 import hashlib
 import json
 import os
 import signal
-import stat
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from rnn_jax._src import rundir
-from rnn_jax._src.rundir import MANIFEST, RunFolder, RunFolderError
+from rnn_jax._src.runs.folder import MANIFEST
+from rnn_jax.runs import RunFolder, RunFolderError
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 ID = {"kind": "test", "n": 1}
 
 
@@ -115,43 +112,3 @@ def test_a_commit_killed_at_any_moment_recovers(tmp_path, monkeypatch, moment):
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         ".lock", "config.json", "curves.npz", "manifest.json", "per_seed.csv",
     ]  # fmt: skip
-
-
-def test_writes_replace_links_instead_of_following_them(tmp_path):
-    outside = tmp_path / "outside.txt"
-    outside.write_text("precious")
-    out = tmp_path / "out"
-    with RunFolder(out, ID, resume=False) as f:
-        (out / "metrics.json").symlink_to(outside)
-        f.commit({"metrics.json": b"{}"}, seeds=0)
-        (out / "figures").symlink_to(tmp_path)
-        with pytest.raises(ValueError, match="is a symbolic link"):
-            f.write("figures/a.png", b"png")
-    assert outside.read_text() == "precious"
-    assert not (out / "metrics.json").is_symlink()
-    (tmp_path / "linked").symlink_to(out)
-    with pytest.raises(ValueError, match="symbolic link"):
-        RunFolder(tmp_path / "linked", ID, resume=True)
-
-
-def test_leftover_temporary_files_are_cleaned_and_files_get_the_umask(tmp_path):
-    (tmp_path / ".per_seed.csv.1234.0.tmp").write_text("half written")
-    old = os.umask(0o027)
-    try:
-        with RunFolder(tmp_path, ID, resume=False) as f:
-            f.commit({"per_seed.csv": b"x"}, seeds=0)
-    finally:
-        os.umask(old)
-    assert not (tmp_path / ".per_seed.csv.1234.0.tmp").exists()
-    assert stat.S_IMODE((tmp_path / "per_seed.csv").stat().st_mode) == 0o640
-
-
-def test_identity_names_code_versions_and_hardware():
-    env = rundir.environment()
-    assert len(env["rnn_jax_source_sha256"]) == 64
-    for key in ("jax", "jaxlib", "optax", "backend", "device", "cpu"):
-        assert env[key]
-    assert rundir.differences({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3}, "d": 0}) == [
-        "a.c",
-        "d",
-    ]

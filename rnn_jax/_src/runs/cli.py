@@ -1,0 +1,354 @@
+"""What the experiment scripts share: flags, parsing, one explicit setup call, one-line errors,
+clean interrupts.
+
+A script is ``main(argv=None, context=None) -> result`` (what the tests call) plus, under
+``__main__``, ``cli.script(main)``::
+
+    def main(argv=None, context=None):
+        args, context = cli.start(Args, argv, __doc__, context)  # parse, cache, processes
+        ...
+
+    if __name__ == "__main__":
+        cli.script(main)
+
+:func:`parse` has no side effects; :func:`start` is the one call that sets up the compilation
+cache and joins a multi-process run. :func:`script` turns every failure into one line on
+stderr and an exit status, and every Ctrl-C or SIGTERM into one line and a clean exit::
+
+    error: --out results/x is being written by process 4242 on host1; ...      (exit 2)
+    interrupted (SIGINT): 192 seeds saved in results/x; rerun with --resume to continue  (130)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import os
+import signal
+import sys
+import tempfile
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rnn_jax._src.runs import cache, files
+from rnn_jax._src.runs.folder import RunFolder
+from rnn_jax._src.runs.identity import script_identity
+from rnn_jax._src.runs.processes import Processes, ProcessesDisagree
+from rnn_jax._src.runs.store import METRICS
+from rnn_jax._src.train import TrainConfig
+
+#: Exit statuses: done, an internal error, bad input, another process of the run stopped.
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_PEER = 0, 1, 2, 3
+
+
+@dataclasses.dataclass(frozen=True)
+class CompileCache:
+    """The persistent compilation cache (flags ``--cache/--no-cache``, ``--cache-dir``)."""
+
+    cache: bool = True
+    """keep compiled programs between runs (--no-cache: compile everything afresh)."""
+    cache_dir: str | None = None
+    """the cache folder (default: $RNN_JAX_CACHE_DIR, else ~/.cache/rnn_jax/jax)."""
+
+    def folder(self) -> tuple[Path | None, bool]:
+        """The folder to use (``None``: off) and whether the user named it."""
+        if not self.cache:
+            return None, True
+        if self.cache_dir is not None:
+            if not self.cache_dir.strip():
+                raise ValueError("--cache-dir must name a folder, got an empty string")
+            return Path(self.cache_dir).expanduser(), True
+        return cache.default_cache_folder(), False
+
+
+@dataclasses.dataclass(frozen=True)
+class ProcessFlags:
+    """Several processes on one run (flags ``--coordinator HOST:PORT --num-processes N
+    --process-id I``); none given: one process, or what a cluster launcher's environment
+    (SLURM, Open MPI) says."""
+
+    coordinator: str | None = None
+    """HOST:PORT of process 0 (every process gives the same)."""
+    num_processes: int | None = None
+    """how many processes run this command."""
+    process_id: int | None = None
+    """this process's index in [0, num-processes); only process 0 writes files."""
+    heartbeat_timeout: int = 30
+    """seconds after which a silent process counts as dead and the others stop."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainFlags:
+    """One training run from the command line (:class:`rnn_jax.TrainConfig`, by names)."""
+
+    task: str = "binary_addition"
+    """the task: binary_addition, counting_ones or next_number."""
+    optimizer: str = "rmsprop_nesterov"
+    """the optimizer: a name of rnn_jax.OPTIMIZERS (rmsprop_nesterov, adam, sgd, ...)."""
+    hparams: dict[str, float] = dataclasses.field(default_factory=dict)
+    """hyperparameter values, KEY VALUE ... (e.g. learning_rate 0.1 momentum 0.9)."""
+    cell: str = "tanh"
+    """the recurrent cell of the adder and the tagger: linear, tanh, lstm or gru."""
+    hidden: int = 3
+    """hidden units of the adder and the tagger."""
+    n_train: int = 2000
+    """training samples."""
+    batch_size: int = 100
+    """samples per update; it must divide --n-train (Rprop trains on the whole set)."""
+    epochs: int = 5
+    """passes over the training set."""
+    bits: int = 6
+    """bits per number of the adder."""
+    length: int = 10
+    """sequence length of the counter and the tagger."""
+    n_test: int = 100
+    """test sequences of the counter and the tagger."""
+    eval_every: int = 20
+    """updates between evaluations (the resolution of the curves and of updates-to-converge)."""
+    backward: str = "bptt"
+    """the backward pass: bptt (hand-written) or autodiff (jax.grad)."""
+    dtype: str = "float32"
+    """float32 or float64."""
+    scan_unroll: int = 8
+    """time steps unrolled per scan iteration (speed only; the numbers do not change)."""
+
+    def config(self) -> TrainConfig:
+        """The :class:`rnn_jax.TrainConfig` these flags describe."""
+        return TrainConfig(**dataclasses.asdict(self))
+
+
+@dataclasses.dataclass
+class Context:
+    """What :func:`start` set up for a script: this process's place in the run and the
+    compilation cache folder (``None``: off)."""
+
+    processes: Processes = dataclasses.field(default_factory=Processes)
+    cache_folder: Path | None = None
+
+
+def parse(config_cls, argv: Sequence[str] | None = None, description: str | None = None):
+    """Parses a frozen dataclass from the command line (tyro, flat flags such as ``--task``);
+    no side effects. A bad value exits with status 2 and one line on stderr."""
+    import tyro
+
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            return tyro.cli(
+                config_cls,
+                args=argv,
+                description=description,
+                config=(tyro.conf.OmitArgPrefixes,),
+            )
+    except SystemExit as e:
+        if e.code not in (0, None):
+            print(f"error: {_one_line_tyro(captured.getvalue())}", file=sys.stderr)
+        raise
+
+
+def start(config_cls, argv=None, doc: str | None = None, context: Context | None = None):
+    """A script's one setup call: parses ``argv`` into ``config_cls``, turns the compilation
+    cache on or off (a :class:`CompileCache` field) and joins a multi-process run (a
+    :class:`ProcessFlags` field). Returns ``(args, context)``."""
+    description = doc.split("\n\n")[0] if doc else None
+    args = parse(config_cls, argv, description)
+    context = Context() if context is None else context
+    for field in dataclasses.fields(args):
+        value = getattr(args, field.name)
+        if isinstance(value, CompileCache):
+            folder, given = value.folder()
+            context.cache_folder = cache.use_compilation_cache(folder, given=given)
+        if isinstance(value, ProcessFlags):
+            if value.heartbeat_timeout < 1:
+                raise ValueError("--heartbeat-timeout must be >= 1 second")
+            context.processes = Processes.join(
+                value.coordinator,
+                value.num_processes,
+                value.process_id,
+                heartbeat_timeout_s=value.heartbeat_timeout,
+            )
+    return args, context
+
+
+def _one_line_tyro(message: str) -> str:
+    """tyro's boxed error as one line: its title and first explanatory lines."""
+    lines = []
+    for raw in message.splitlines():
+        line = raw.strip().strip("╭╮╰╯│─").strip()
+        if line.startswith(("Argument helptext", "For full helptext")):
+            break
+        if line and set(line) - set("─ "):
+            lines.append(line)
+    return " ".join(lines) or "invalid arguments (see --help)"
+
+
+def one_line(e: BaseException) -> str:
+    """An exception's message on one line (its class name when it has none)."""
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def out_folder(out: str | None, default: Path) -> Path:
+    """The results folder a script writes: ``--out`` or ``default``; refuses an empty
+    ``--out`` and one that names something other than a folder, in one line."""
+    if out is None:
+        return default
+    if not out.strip():
+        raise ValueError("--out must name a folder, got an empty string")
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder")
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise ValueError(f"--out {out}: {parent} is not a folder")
+    return path
+
+
+def run_folder(out: Path, kind: str, args, resume: bool, context: Context) -> RunFolder:
+    """The :class:`rnn_jax.runs.RunFolder` of a script's ``--out``: its identity is the
+    script's kind, its arguments and the environment."""
+    identity = script_identity(kind, args)
+    return RunFolder(out, identity, resume=resume, processes=context.processes, what="--out")
+
+
+def reuse_or_run(out: Path, kind: str, args, context: Context, compute: Callable[[], dict]):
+    """A script's metrics: those its ``--out`` folder already committed for this very run
+    (``--resume``, same identity), else ``compute()``'s, committed as ``metrics.json``."""
+    with run_folder(out, kind, args, args.resume, context) as folder:
+        metrics = folder.saved_json(METRICS)
+        if metrics is None:
+            metrics = compute()
+            folder.commit({METRICS: files.json_bytes(metrics)}, seeds=0)
+    return metrics
+
+
+# --------------------------------------------------------------------------- interrupts
+
+
+def _interrupt_message(signum: int, context: Context) -> str:
+    name = signal.Signals(signum).name
+    saved = context.processes.last_saved(open_only=True)
+    if saved is None:
+        return f"interrupted ({name}): nothing was being saved; rerun to start again"
+    return (
+        f"interrupted ({name}): {saved[1]} seeds saved in {saved[0]}; "
+        "rerun with --resume to continue"
+    )
+
+
+def install_interrupts(context: Context) -> None:
+    """SIGINT and SIGTERM end the process at once, at any moment (compiling included), with
+    one line naming what is saved and exit status 130 or 143.
+
+    The operating system's handler writes the signal to a pipe (``signal.set_wakeup_fd``) that
+    a thread waits on, so the exit does not wait for the main thread to return from XLA.
+    """
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+
+    def watch() -> None:
+        data = os.read(read_fd, 1)
+        signum = data[0] if data else signal.SIGINT
+        try:
+            os.write(2, ("\n" + _interrupt_message(signum, context) + "\n").encode())
+        finally:
+            # No interpreter teardown: XLA may be compiling in this process, and every file of
+            # the run is either committed or a temporary that the next run removes.
+            os._exit(128 + signum)
+
+    threading.Thread(target=watch, daemon=True, name="interrupts").start()
+
+
+# --------------------------------------------------------------------------- the wrapper
+
+
+def _is_out_of_memory(e: BaseException) -> bool:
+    text = str(e)
+    return isinstance(e, MemoryError) or "RESOURCE_EXHAUSTED" in text or "Out of memory" in text
+
+
+def _is_peer_failure(e: BaseException) -> bool:
+    text = str(e)
+    return any(
+        s in text
+        for s in ("Gloo", "Connection closed by peer", "heartbeat", "coordination service")
+    )
+
+
+def _report(e: BaseException) -> str:
+    """Writes the traceback to a new private file (unpredictable name, created exclusively,
+    mode 0600) and returns its path."""
+    fd, path = tempfile.mkstemp(prefix="rnn_jax-error-", suffix=".txt")
+    with os.fdopen(fd, "w") as f:
+        f.write("".join(traceback.format_exception(e)))
+    return path
+
+
+def failure(e: BaseException, context: Context) -> tuple[int, str]:
+    """The exit status and the one line for an exception that ended a script."""
+    multi = context.processes.count > 1
+    # First: a peer's failure surfaces as whatever class the runtime chose (a Gloo collective
+    # raises ValueError or JaxRuntimeError), so it is told by its message.
+    if multi and not isinstance(e, ProcessesDisagree) and _is_peer_failure(e):
+        last = context.processes.last_saved()
+        saved = "" if last is None else f"; {last[1]} seeds saved in {last[0]}"
+        return EXIT_PEER, (
+            f"error: another process of this run stopped ({one_line(e)[:160]}){saved}; "
+            "rerun every process with --resume to continue"
+        )
+    if isinstance(e, ValueError | TypeError | KeyError):  # bad input, named by the message
+        return EXIT_USAGE, f"error: {one_line(e)}"
+    if isinstance(e, OSError):
+        where = f"{e.filename}: " if e.filename else ""
+        return EXIT_USAGE, f"error: {where}{e.strerror or one_line(e)}"
+    if _is_out_of_memory(e):
+        return EXIT_USAGE, (
+            "error: out of memory; use fewer --seeds per --chunk-size, a smaller model, "
+            "or a machine with more memory"
+        )
+    return EXIT_INTERNAL, (
+        f"error: internal error ({type(e).__name__}: {one_line(e)[:200]}); "
+        f"full report in {_report(e)}"
+    )
+
+
+def script(main: Callable[..., object]) -> None:
+    """Runs ``main(sys.argv[1:], context)`` as a command: one line per failure, never a
+    traceback.
+
+    Exit statuses: 0 done; 2 bad input (arguments, files, folders, memory limits, processes
+    given different settings); 130/143 interrupted; 3 another process of a multi-process run
+    stopped; 1 an unexpected internal error, whose full report goes to a file named in the
+    one line.
+    """
+    context = Context()
+    install_interrupts(context)
+    try:
+        main(sys.argv[1:], context)
+    except SystemExit as e:
+        _exit(e.code if isinstance(e.code, int) else (0 if e.code is None else EXIT_USAGE), context)
+    except Exception as e:  # noqa: BLE001 - every failure ends in one line
+        code, line = failure(e, context)
+        print(line, file=sys.stderr, flush=True)
+        if isinstance(e, ProcessesDisagree):  # every process is alive: leave together
+            import jax
+
+            jax.distributed.shutdown()
+            raise SystemExit(code) from None
+        _exit(code, context)
+    _exit(0, context)
+
+
+def _exit(code: int, context: Context) -> None:
+    """Ends the script. In a multi-process run, a failed run ends at once: JAX's shutdown
+    barrier would wait for the failed process and then abort with a long native log."""
+    if code and context.processes.count > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)

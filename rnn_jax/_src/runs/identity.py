@@ -1,0 +1,170 @@
+"""A run's identity: everything that decides its numbers, built in one place.
+
+A results folder records its run's identity in ``config.json``; a resume, a reader and every
+process of a multi-process run must present the same one. It holds
+
+* the **settings** (a training configuration with its task and optimizer described, the
+  hyperparameter values, the base seed, the microbatch; or a script's arguments), and
+* the **environment** (:func:`environment`): the rnn_jax version and a hash of its source, the
+  jax/jaxlib/optax versions, the backend, the device kind and the CPU model.
+
+Not part of it, because no number depends on them: the number of seeds (a run may grow), the
+chunk size, the number of devices and of processes, progress and output flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import platform
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnn_jax._src.runs import files
+
+
+@functools.cache
+def source_hash() -> str:
+    """SHA-256 of rnn_jax's source files (paths and contents): changes with any code change."""
+    root = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@functools.cache
+def environment() -> dict:
+    """What decides a run's numbers besides its settings: code, library versions, hardware.
+
+    Float32 results can round differently on another CPU model or library version, so both
+    are part of a run's identity (bit-identical results are promised only within one).
+
+    Returns:
+      ``{"rnn_jax", "rnn_jax_source_sha256", "jax", "jaxlib", "optax", "backend", "device",
+      "cpu"}``, all strings.
+    """
+    import jax
+    import jaxlib
+    import optax
+
+    import rnn_jax
+
+    device = jax.devices()[0]
+    return {
+        "rnn_jax": rnn_jax.__version__,
+        "rnn_jax_source_sha256": source_hash(),
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "optax": optax.__version__,
+        "backend": jax.default_backend(),
+        "device": device.device_kind,
+        "cpu": _cpu_model(),
+    }
+
+
+def describe(obj) -> str | dict:
+    """A task or optimizer as its identity: a name stays a name; an object is
+    ``{"name", "code"}``, ``code`` a SHA-256 (16 hex digits) of the bytecode and constants of
+    every function it holds."""
+    if isinstance(obj, str):
+        return obj
+    digest = hashlib.sha256()
+
+    def visit(x):
+        code = getattr(x, "__code__", None)
+        if code is not None:
+            digest.update(code.co_code)
+            digest.update(repr(code.co_consts).encode())
+        elif isinstance(x, tuple | list):
+            for y in x:
+                visit(y)
+        elif isinstance(x, Mapping):
+            for k in sorted(x):
+                digest.update(repr((k, x[k] if not callable(x[k]) else None)).encode())
+                visit(x[k])
+
+    visit(obj)
+    return {
+        "name": getattr(obj, "name", getattr(obj, "__name__", type(obj).__name__)),
+        "code": digest.hexdigest()[:16],
+    }
+
+
+def train_identity(train) -> dict:
+    """The settings of a :func:`rnn_jax.make_train` run: its configuration, with the task and
+    the optimizer described by :func:`describe`, and the dtype it really uses."""
+    config = train.config
+    out = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    out["task"], out["optimizer"] = describe(config.task), describe(config.optimizer)
+    out["hparams"] = dict(config.hparams)
+    out["dtype"] = str(train.dtype)
+    return files.to_jsonable(out)
+
+
+def sweep_identity(train, base_seed: int, microbatch: int, hparams: Mapping[str, Any]) -> dict:
+    """Everything that decides a sweep's per-seed results (what a resume or a reader must
+    match): the training run, every hyperparameter's value, the base seed, the microbatch and
+    the environment.
+
+    Args:
+      train: from :func:`rnn_jax.make_train`.
+      base_seed: seed ``i`` trains from ``fold_in(key(base_seed), i)``.
+      microbatch: seeds per ``vmap`` (see :class:`rnn_jax.runs.Sweep`).
+      hparams: every hyperparameter's value in this sweep.
+    """
+    return {
+        "kind": "sweep",
+        "train": train_identity(train),
+        "task": train.task.name,
+        "optimizer": train.optimizer.name,
+        "hparams": {k: float(v) for k, v in sorted(hparams.items())},
+        "base_seed": int(base_seed),
+        "microbatch": int(microbatch),
+        "x64": bool(train.dtype == np.float64),
+        "environment": environment(),
+    }
+
+
+#: Script arguments that decide no number a run writes.
+NOT_IDENTITY = ("out", "resume", "progress", "chunk_size", "json", "compile_cache", "processes")
+
+
+def script_identity(kind: str, args) -> dict:
+    """The identity of a script's run: its ``kind`` (the script), its arguments (a dataclass,
+    less :data:`NOT_IDENTITY`) and the environment."""
+    settings = {k: v for k, v in files.to_jsonable(args).items() if k not in NOT_IDENTITY}
+    return {"kind": kind, "args": settings, "environment": environment()}
+
+
+def differences(saved: Mapping, wanted: Mapping, prefix: str = "") -> list[str]:
+    """Dotted names of the entries where two nested mappings differ.
+
+    Example:
+      >>> differences({"a": 1, "b": {"c": 2}}, {"a": 1, "b": {"c": 3}, "d": 0})
+      ['b.c', 'd']
+    """
+    out = []
+    for key in sorted(set(saved) | set(wanted)):
+        a, b = saved.get(key), wanted.get(key)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}")
+    return out

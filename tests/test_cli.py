@@ -1,0 +1,73 @@
+"""What the scripts share: interrupts at chosen points, one-line failures."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from rnn_jax.runs import TABLE, Processes, cli, files
+from tests.conftest import N_REFERENCE
+from tests.helpers import ROOT, run_worker, worker
+
+
+def _last_line(stderr: str) -> str:
+    return stderr.strip().splitlines()[-1]
+
+
+def test_interrupts_at_any_moment_exit_cleanly_and_resume_gives_the_same_table(reference, tmp_path):
+    """Each interrupt lands at a chosen point: the worker signals itself there and blocks."""
+    out = tmp_path / "interrupted"
+    # 1. before anything compiled: the folder is open, nothing is saved yet
+    r = run_worker(out, N_REFERENCE, 8, "--signal-at", "start", "INT")
+    assert r.returncode == 130, r.stderr[-2000:]
+    assert _last_line(r.stderr) == (
+        f"interrupted (SIGINT): 0 seeds saved in {out}; rerun with --resume to continue"
+    )
+    # 2. mid-sweep, by SIGTERM, right after the second chunk: both chunks are kept
+    r = run_worker(out, N_REFERENCE, 8, "--resume", "--signal-at", "16", "TERM")
+    assert r.returncode == 143, r.stderr[-2000:]
+    assert _last_line(r.stderr) == (
+        f"interrupted (SIGTERM): 16 seeds saved in {out}; rerun with --resume to continue"
+    )
+    assert files.read_csv(out / TABLE)["seed"].tolist() == list(range(16))
+    # 3. resume: exactly the uninterrupted table
+    worker(out, N_REFERENCE, 8, "--resume")
+    assert (out / TABLE).read_bytes() == (reference / TABLE).read_bytes()
+
+
+def test_an_interrupt_while_xla_compiles_exits_at_once(tmp_path):
+    """SIGINT sent just before the first compile (no compilation cache, so the main thread is
+    inside XLA when the signal is handled) ends the run with one line, nothing saved."""
+    out = tmp_path / "compiling"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
+    code = (
+        "import os, signal, sys\n"
+        "from rnn_jax import make_train\n"
+        "from rnn_jax.runs import cli, run_sweep, use_compilation_cache\n"
+        "from tests.sweep_config import TINY\n"
+        "use_compilation_cache(None)\n"
+        "hook = lambda saved: os.kill(os.getpid(), signal.SIGINT)\n"
+        "main = lambda argv, context: run_sweep(\n"
+        "    make_train(TINY), 64, chunk_size=8, microbatch=4, out_dir=argv[0], progress=False,\n"
+        "    on_start=hook, processes=context.processes)\n"
+        "sys.argv = ['x', sys.argv[1]]\n"
+        "cli.script(main)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(out)], env=env, cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 130, r.stderr[-2000:]
+    assert _last_line(r.stderr) == (
+        f"interrupted (SIGINT): 0 seeds saved in {out}; rerun with --resume to continue"
+    )
+
+
+@pytest.mark.parametrize("count,rc,line", [
+    (2, 3, "error: another process of this run stopped"),
+    (1, 2, "error: UNKNOWN: Gloo AllGather failed"),
+])  # fmt: skip
+def test_a_peer_failure_is_told_by_its_message_whatever_its_class(count, rc, line):
+    # what a Gloo collective raised when its peer was killed (JAX 0.10): a plain ValueError
+    e = ValueError("UNKNOWN: Gloo AllGather failed: [pair.cc:547] Connection closed by peer")
+    code, text = cli.failure(e, cli.Context(Processes(count=count)))
+    assert code == rc and text.startswith(line) and "\n" not in text, text

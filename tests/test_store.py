@@ -1,0 +1,85 @@
+"""The store: a damaged or edited sweep folder is refused, naming the file and the rule."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from rnn_jax.runs import CURVES, TABLE, files
+from tests.helpers import tiny_sweep
+
+
+def _rewrite(out, name, data: bytes):
+    """Replaces a file *and* its recorded checksum: only the table's own checks can tell."""
+    (out / name).write_bytes(data)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"][name] = hashlib.sha256(data).hexdigest()
+    (out / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _edit_table(column, value, row=0):
+    def edit(out):
+        table = files.read_csv(out / TABLE)
+        table[column] = table[column].astype(object)
+        table[column][row] = value
+        _rewrite(out, TABLE, files.csv_bytes(table))
+
+    return edit
+
+
+def _npz(**arrays):
+    return lambda out: _rewrite(out, CURVES, files.npz_bytes(**arrays))
+
+
+def _huge_header(out):
+    """A curves.npz whose header declares ~10**18 floats: refused before any allocation."""
+    import io as stdio
+    import zipfile
+
+    buf = stdio.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for key, shape in [("seed", (8,)), ("update", (2,)), ("loss", (999999999, 999999999)),
+                           ("accuracy", (8, 2))]:  # fmt: skip
+            npy = stdio.BytesIO()
+            header = {"descr": "<f8", "fortran_order": False, "shape": shape}
+            np.lib.format.write_array_header_1_0(npy, header)
+            z.writestr(key + ".npy", npy.getvalue())  # a header and no data
+    _rewrite(out, CURVES, buf.getvalue())
+
+
+EDITS = [
+    ("no config", lambda out: (out / "config.json").unlink(), "without a config.json"),
+    ("edited, checksum", lambda out: (out / TABLE).write_text("x"), "does not match the checksum"),
+    ("accuracy 7.5", _edit_table("accuracy", 7.5), "'accuracy' must be in \\[0, 1\\]"),
+    (
+        "converged and diverged",
+        _edit_table("diverged", 1),
+        "must be 0 where diverged is 1|>= 0 exactly",
+    ),
+    ("converged 0 -> 1", _edit_table("converged", 1, row=1), "consistent with accuracy"),
+    ("nan loss", _edit_table("final_loss", "nan"), "finite where not diverged"),
+    ("seed order", _edit_table("seed", 5), "seeds 0..7 in order"),
+    ("text in a number", _edit_table("steps_to_converge", "abc"), "does not hold integers"),
+    (
+        "curves doubled",
+        _npz(
+            seed=np.arange(16),
+            update=np.array([4, 8]),
+            loss=np.zeros((16, 2)),
+            accuracy=np.zeros((16, 2)),
+        ),
+        "does not hold exactly|has shape",
+    ),  # fmt: skip
+    ("curves huge", _huge_header, r"has shape \(999999999, 999999999\)"),
+]
+
+
+@pytest.mark.parametrize("what,edit,match", EDITS, ids=[e[0] for e in EDITS])
+def test_resume_refuses_a_damaged_or_edited_folder(tmp_path, what, edit, match):
+    out = tmp_path / "run"
+    tiny_sweep(out)
+    edit(out)
+    with pytest.raises(ValueError, match=match) as e:
+        tiny_sweep(out, resume=True)
+    assert "\n" not in str(e.value)
