@@ -1,16 +1,13 @@
 """Doctests run as a user would run the examples: JAX's default precision and promotion
 (``tests/conftest.py`` makes the test suite's own settings stricter).
 
-The tests compile with XLA's backend (LLVM) optimizations off
-(``--xla_backend_optimization_level=0`` in ``XLA_FLAGS``, inherited by the scripts the tests
-start): compiling is most of the suite's time and this cuts it by about a third; what the tests
-check (gradients, optimizer steps, bit-identity between runs) does not depend on it. The
-scripts, the benchmark and the README's numbers use XLA's defaults.
+The tests compile under :data:`TEST_XLA_FLAGS` (XLA's backend optimizations off); the scripts,
+the benchmark and the numbers in the docs use XLA's defaults.
 
 Every process of a test run (pytest-xdist workers and the scripts the tests start) shares one
 persistent compilation cache, a fresh folder per run (``RNN_JAX_CACHE_DIR``, read by the
 scripts), removed at the end: a program compiled by one is loaded by the others. A cached
-executable gives the same bytes as a fresh compile (``tests/test_sweep.py`` checks it).
+executable gives the same bytes as a fresh compile (``tests/test_cache.py`` checks it).
 """
 
 import os
@@ -18,15 +15,20 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import jax
-import pytest
-from _pytest.doctest import DoctestItem
+#: The XLA flags every test process compiles with (set here once, before JAX starts; inherited
+#: by the scripts the tests start): hundreds of small programs compile, and XLA:CPU spends most
+#: of a small compile in LLVM's optimisation passes. What the tests check (gradients, optimizer
+#: steps, bit-identity between runs made under the same flags) does not depend on them;
+#: test_readme runs the README's example under XLA's defaults, as a user would.
+TEST_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
+if TEST_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TEST_XLA_FLAGS}".strip()
 
-from rnn_jax.runs import CACHE_ENV, use_compilation_cache
+import jax  # noqa: E402
+import pytest  # noqa: E402
+from _pytest.doctest import DoctestItem  # noqa: E402
 
-_FAST_COMPILE = "--xla_backend_optimization_level=0"
-if _FAST_COMPILE not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_FAST_COMPILE}".strip()
+from rnn_jax.runs import CACHE_ENV, use_compilation_cache  # noqa: E402
 
 _RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
 _CACHE = Path(tempfile.gettempdir()) / f"rnn_jax-test-cache-{_RUN}"

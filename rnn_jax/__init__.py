@@ -7,7 +7,7 @@ optimizer transformations, :class:`Task` and :class:`Optimizer` with their regis
 (the seed tasks), :mod:`rnn_jax.datasets`, :mod:`rnn_jax.models`, :mod:`rnn_jax.losses`,
 :mod:`rnn_jax.stats`, :mod:`rnn_jax.reference`. Everything with side effects (sweeps, results
 folders, processes, the cache, figures, the command line) is in :mod:`rnn_jax.runs`. Each name
-has one public path; the implementations live in the private package ``rnn_jax._src``.
+has one public path; the implementations live in a private package.
 """
 
 from rnn_jax import cells as cells
@@ -15,6 +15,7 @@ from rnn_jax import datasets as datasets
 from rnn_jax import losses as losses
 from rnn_jax import models as models
 from rnn_jax import reference as reference
+from rnn_jax import runs as runs
 from rnn_jax import stats as stats
 from rnn_jax import tasks as tasks
 from rnn_jax._src.bptt import BPTTGrads as BPTTGrads
@@ -69,6 +70,7 @@ __all__ = [
     "rmsprop_nesterov",
     "rmsprop_nesterov_params",
     "rprop",
+    "runs",
     "scale_by_rprop",
     "stats",
     "tasks",

@@ -21,6 +21,7 @@ print(digest, events.count("/jax/compilation_cache/cache_hits"))
 """
 
 
+@pytest.mark.slow
 def test_a_cached_executable_gives_byte_identical_results(tmp_path):
     """Without the cache, filling it, and loading from it: the same bytes every time."""
 
@@ -51,6 +52,7 @@ jax.jit(lambda x: jnp.tan(x) * 4)(jnp.ones(3))
 """
 
 
+@pytest.mark.slow
 def test_the_cache_folder_can_be_changed_and_turned_off_within_a_process(tmp_path):
     """JAX opens its cache once per process; a second call must still take effect."""
     a, b = tmp_path / "a", tmp_path / "b"

@@ -109,15 +109,3 @@ def test_unknown_cell_name_is_a_clear_error():
 def test_init_rejects_bad_sizes(bad, key):
     with pytest.raises((ValueError, TypeError), match="hidden_size"):
         rj.cells.tanh.init(key, 2, bad)
-
-
-# (what, call, exception, the message must contain)
-BAD_INPUTS = [
-    ("unknown cell", lambda: rj.cells.CELLS["elman"], ValueError, "cell must be one of"),
-]
-
-
-@pytest.mark.parametrize("what,call,exc,match", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
-def test_bad_input_is_a_clear_error(what, call, exc, match):
-    with pytest.raises(exc, match=match):
-        call()

@@ -15,6 +15,7 @@ def _last_line(stderr: str) -> str:
     return stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_interrupts_at_any_moment_exit_cleanly_and_resume_gives_the_same_table(reference, tmp_path):
     """Each interrupt lands at a chosen point: the worker signals itself there and blocks."""
     out = tmp_path / "interrupted"
@@ -36,6 +37,7 @@ def test_interrupts_at_any_moment_exit_cleanly_and_resume_gives_the_same_table(r
     assert (out / TABLE).read_bytes() == (reference / TABLE).read_bytes()
 
 
+@pytest.mark.slow
 def test_an_interrupt_while_xla_compiles_exits_at_once(tmp_path):
     """SIGINT sent just before the first compile (no compilation cache, so the main thread is
     inside XLA when the signal is handled) ends the run with one line, nothing saved."""

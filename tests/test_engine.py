@@ -19,6 +19,7 @@ from tests.helpers import sha256_of, worker
 from tests.sweep_config import TINY
 
 
+@pytest.mark.slow
 def test_chunk_size_and_device_count_do_not_change_any_seed(reference, tmp_path):
     want = sha256_of(reference / TABLE)
     assert "devices 1" in worker(tmp_path / "c5", N_REFERENCE, 5)

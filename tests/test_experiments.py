@@ -11,6 +11,10 @@ import pytest
 from rnn_jax.runs import TABLE, files
 from tests.sweep_config import TINY_FLAGS
 
+#: End-to-end: scripts or several processes (deselect with -m 'not slow').
+pytestmark = pytest.mark.slow
+
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -28,6 +28,7 @@ def _holder(path):
     return proc
 
 
+@pytest.mark.slow
 def test_one_writer_per_folder_and_a_dead_writers_lock_is_released(tmp_path):
     proc = _holder(tmp_path)
     try:

@@ -14,6 +14,9 @@ from rnn_jax.runs import CURVES, TABLE
 from tests.conftest import N_REFERENCE
 from tests.helpers import ROOT, sha256_of, worker
 
+#: End-to-end: scripts or several processes (deselect with -m 'not slow').
+pytestmark = pytest.mark.slow
+
 
 def _free_port() -> int:
     import socket

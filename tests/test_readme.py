@@ -1,4 +1,5 @@
-"""The README's examples run as written (with fewer seeds)."""
+"""The README runs as written: every Python block (with fewer seeds); the result tables in
+docs/ are the files the scripts wrote."""
 
 import importlib.util
 import os
@@ -7,28 +8,45 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import TEST_XLA_FLAGS
+import pytest
+
+from conftest import TEST_XLA_FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
 
 
-def _block(heading: str) -> str:
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index(heading) :]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
-
-
-def test_your_own_study_example_runs(tmp_path):
-    code = _block("## Your own study")
-    assert len(code.splitlines()) <= 30
-    assert "n_seeds = 1000\n" in code
-    script = tmp_path / "study.py"
-    script.write_text(code.replace("n_seeds = 1000\n", "n_seeds = 16\n"))
-    # Under XLA's default flags, as a user runs it (conftest lowers them for the other tests).
+def _run(code: str, tmp_path) -> subprocess.CompletedProcess:
+    """Runs ``code`` as a script in ``tmp_path`` under XLA's default flags, as a user runs it
+    (the root conftest lowers them for the other tests)."""
+    script = tmp_path / "block.py"
+    script.write_text(code)
     flags = os.environ.get("XLA_FLAGS", "").replace(TEST_XLA_FLAGS, "").strip()
     env = {**os.environ, "XLA_FLAGS": flags}
-    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                       timeout=600, cwd=tmp_path, env=env)  # fmt: skip
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path, env=env)  # fmt: skip
+
+
+def test_the_readme_is_a_short_guide():
+    assert len(README.splitlines()) <= 200
+    assert len(BLOCKS) == 2, "a new Python block needs its own test below"
+
+
+@pytest.mark.slow
+def test_using_it_runs(tmp_path):
+    (code,) = [b for b in BLOCKS if "rj.unroll(cell, params, xs" in b]
+    r = _run(code, tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rate, shape = r.stdout.split(" ", 1)
+    assert 0 <= float(rate) <= 1 and shape.strip() == "(64, 5)"
+
+
+@pytest.mark.slow
+def test_your_own_study_runs(tmp_path):
+    (code,) = [b for b in BLOCKS if "n_seeds = 1000\n" in b]
+    assert len(code.splitlines()) <= 30
+    r = _run(code.replace("n_seeds = 1000\n", "n_seeds = 16\n"), tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     lines = r.stdout.splitlines()
     pattern = r"(\w+) / (\w+): (\d+)/16 converged, rate [\d.]+ \[95% CI [\d.]+, [\d.]+\]"
@@ -42,14 +60,19 @@ def test_your_own_study_example_runs(tmp_path):
     assert parity >= 10  # the LSTM learns 4-bit parity from most seeds
 
 
-def test_readme_result_tables_are_the_committed_study_outputs():
-    """Every ``<!-- begin docs/... -->`` block of the README is that file's text, and that file
-    is what the study writes (its table header is the one study.py produces)."""
-    text = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"<!-- begin (\S+) -->\n(.*?)<!-- end \1 -->", text, re.S)
-    assert blocks, "the README shows no committed result table"
+def test_result_tables_are_the_committed_study_outputs():
+    """Every ``<!-- begin docs/... -->`` block of the docs is that file's text, and the study's
+    file is what the study writes (its table header is the one study.py produces)."""
+    blocks = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        text = page.read_text()
+        blocks += re.findall(r"<!-- begin (\S+) -->\n(.*?)<!-- end \1 -->", text, re.S)
+    assert {name for name, _ in blocks} >= {
+        "docs/results/study.md",
+        "docs/results/capacity_budget.md",
+    }
     for name, body in blocks:
-        assert body == (ROOT / name).read_text(), f"README's copy of {name} differs"
+        assert body == (ROOT / name).read_text(), f"the docs' copy of {name} differs"
     spec = importlib.util.spec_from_file_location(
         "study_for_readme", ROOT / "experiments" / "study.py"
     )
@@ -60,3 +83,10 @@ def test_readme_result_tables_are_the_committed_study_outputs():
     header = study.table([row]).splitlines()[0]
     study_md = (ROOT / "docs" / "results" / "study.md").read_text()
     assert header in study_md.splitlines()
+
+
+def test_links_in_the_readme_and_docs_resolve():
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#\s]+)\)", page.read_text()):
+            if "://" not in target:
+                assert (page.parent / target).exists(), (page.name, target)

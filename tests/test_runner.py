@@ -13,6 +13,7 @@ from tests.helpers import run_worker, sha256_of, tiny_sweep, worker
 from tests.sweep_config import TINY
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_equals_uninterrupted(reference, tmp_path):
     out = tmp_path / "killed"
     r = run_worker(out, N_REFERENCE, 4, "--signal-at", "12", "KILL")  # killed right after 3 chunks

@@ -45,11 +45,11 @@ def concrete(value):
         return None
     try:
         arr = np.asarray(value)
-    except Exception:  # noqa: BLE001 - anything that is not array-like is rejected below
+        if arr.size != 1:
+            return None
+        return float(arr.reshape(()))
+    except (TypeError, ValueError):  # anything that is not a number
         raise TypeError(f"expected a number, got {type(value).__name__} {value!r}") from None
-    if arr.size != 1:
-        return None
-    return float(arr.reshape(()))
 
 
 def check_range(

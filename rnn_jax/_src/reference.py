@@ -14,6 +14,11 @@ import numpy as np
 
 
 def seed000_forward_states(X, wx, wRec):
+    """Seed 000's forward pass: ``S[:, k+1] = X[:, k] wx + S[:, k] wRec``, ``S[:, 0] = 0``.
+
+    Returns:
+      ``S``, ``(n, T + 1)``: the states, the initial zero first.
+    """
     S = np.zeros((X.shape[0], X.shape[1] + 1))
     for k in range(0, X.shape[1]):
         S[:, k + 1] = X[:, k] * wx + S[:, k] * wRec
@@ -21,6 +26,11 @@ def seed000_forward_states(X, wx, wRec):
 
 
 def seed000_backward_gradient(X, S, grad_out, wRec):
+    """Seed 000's backward pass from the output gradient ``grad_out`` ``(n,)``, literally.
+
+    Returns:
+      ``((wx_grad, wRec_grad), grad_over_time)``, ``grad_over_time`` ``(n, T + 1)``.
+    """
     grad_over_time = np.zeros((X.shape[0], X.shape[1] + 1))
     grad_over_time[:, -1] = grad_out
     wx_grad = 0
@@ -93,6 +103,12 @@ def seed001_backpropagation(w, u, v, a_h, y_hat, x, y):
 
 
 def seed001_feedforward(w, u, v, b_h, b_o, x):
+    """Seed 001's forward pass over one sequence ``x`` (one-hot rows): ``a_t = tanh(x_t w^T +
+    a_{t-1} u + b_h)``, ``y_t = softmax(a_t v^T + b_o)``.
+
+    Returns:
+      ``(a_h, y_hat)``: the lists of hidden states and of output distributions.
+    """
     a_h, y_hat = [], []
     for t in range(len(x)):
         a_prev = np.zeros(u.shape[0]) if t == 0 else a_h[t - 1]

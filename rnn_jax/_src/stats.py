@@ -211,7 +211,7 @@ def _outcomes(x, name: str) -> np.ndarray:
 
 
 def summarize(table: Mapping[str, np.ndarray]) -> dict:
-    """Convergence statistics of a per-seed table (columns as in :class:`rnn_jax.train.Outcome`).
+    """Convergence statistics of a per-seed table (columns as in :class:`rnn_jax.Outcome`).
 
     Diverged seeds count as not converged; they are also counted on their own, and no
     statistic is computed from a non-finite number.

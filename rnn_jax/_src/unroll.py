@@ -37,7 +37,7 @@ def unroll(
     chooses how the gradient is computed, not what it is.
 
     Args:
-      cell: an :class:`rnn_jax.Cell` (``rnn_jax.cells.tanh``, ...).
+      cell: an :class:`rnn_jax.cells.Cell` (``rnn_jax.cells.tanh``, ...).
       params: the cell's parameters (``params.w_x`` is ``(F, G*H)``).
       xs: the inputs: ``(B, T, F)`` for ``layout="BTF"`` (batch-major, like the seeds), or
         ``(T, F, B)`` for ``layout="TFB"``. Integer or bool inputs are cast to the params'

@@ -185,7 +185,8 @@ class Processes:
         Returns:
           The :class:`Processes` value to pass to :func:`rnn_jax.runs.run_sweep`.
 
-        Example (two shells on one machine)::
+        Example:
+          Two shells on one machine::
 
             python experiments/convergence_sweep.py --coordinator localhost:12345 \\
                 --num-processes 2 --process-id 0 --out results/x
