@@ -32,11 +32,10 @@ from rnn_jax.runs import cli, identity, plots
 class Args:
     """Seed 002 reproduced, with a convergence count and length generalisation."""
 
-    out: str | None = None
+    output: cli.Output = cli.Output()
+    """--out DIR, --overwrite (move another run aside), --resume (accepted)."""
     compile_cache: cli.CompileCache = cli.CompileCache()
     """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
-    resume: bool = False
-    """reuse the results in --out if this exact run (same arguments and code) is complete."""
     seed: int = 0
     candidates: int = 16
     """seeds trained at once; the first converged one is shown."""
@@ -82,7 +81,7 @@ def main(argv=None, context=None) -> dict:
     if args.candidates < 1 or args.n_long < 1:
         raise ValueError("--candidates and --n-long must be >= 1")
     cfg = dataclasses.replace(args.train.config(), eval_every=1)
-    out = cli.out_folder(args.out, Path("results") / "binary_addition" / str(cfg.optimizer))
+    out = args.output.folder(Path("results") / "binary_addition" / str(cfg.optimizer))
     metrics = cli.reuse_or_run(out, "binary_addition", args, context, lambda: run(args, cfg, out))
     report(metrics, args, out)
     return metrics

@@ -21,6 +21,9 @@ import rnn_jax as rj
 from rnn_jax import runs, stats
 from rnn_jax.runs import cli, files, plots
 
+#: Arguments that choose which sweeps run; each sweep's folder records its own identity.
+PARTS = ("hidden", "epochs", "seeds")
+
 
 @dataclasses.dataclass(frozen=True)
 class Args:
@@ -31,10 +34,10 @@ class Args:
     """epochs of 20 updates: 100, 300 and 500 updates."""
     seeds: int = 500
     seed: int = 2
-    out: str | None = None
+    output: cli.Output = cli.Output()
+    """--out DIR, --overwrite (move another run aside), --resume (accepted)."""
     compile_cache: cli.CompileCache = cli.CompileCache()
     """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
-    resume: bool = False
     progress: bool = True
 
 
@@ -47,9 +50,9 @@ def main(argv=None, context=None) -> list[dict]:
         rj.TrainConfig(hidden=h, epochs=e, eval_every=5) for h in args.hidden for e in args.epochs
     ]
     trains = [rj.make_train(c) for c in configs]  # every configuration checked first
-    out = cli.out_folder(args.out, Path("results") / "capacity_budget")
+    out = args.output.folder(Path("results") / "capacity_budget")
     rows = []
-    with cli.run_folder(out, "capacity_budget", args, args.resume, context) as folder:
+    with cli.run_folder(out, "capacity_budget", args, context, parts=PARTS) as folder:
         files.real_folder(out / "sweeps")
         for cfg, train in zip(configs, trains):
             r = runs.run_sweep(
@@ -57,7 +60,8 @@ def main(argv=None, context=None) -> list[dict]:
                 args.seeds,
                 base_seed=args.seed,
                 out_dir=out / "sweeps" / f"h{cfg.hidden}_e{cfg.epochs}",
-                resume=args.resume,
+                overwrite=args.output.overwrite,
+                processes=context.processes,
                 progress=args.progress,
             )
             row = stats.table_row(r.summary, hidden=cfg.hidden, updates=train.steps)
@@ -73,6 +77,11 @@ def main(argv=None, context=None) -> list[dict]:
                 f"{r['rate']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {ms} |"
             )
         md = "\n".join(lines) + "\n"
+        drawn = all((out / f).is_file() for f in ("heatmap.png", "rate_vs_budget.png"))
+        if "table.md" in folder.manifest["files"] and drawn:
+            if folder.read("table.md", 1 << 20).decode() == md:  # the same command: reused
+                print(md)
+                return rows
         what = f"seed 002's adder, RMSprop-Nesterov, {args.seeds} shared seeds"
         labelled = [{**r, "hidden units": r["hidden"]} for r in rows]
         plots.heatmap_figure(labelled, out / "heatmap.png", x="updates", y="hidden units",

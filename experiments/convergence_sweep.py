@@ -9,7 +9,8 @@ writes ``DIR/config.json``, ``DIR/per_seed.csv`` (one row per seed, with the hyp
 values), ``DIR/curves.npz`` (loss and accuracy against the update count) and
 ``DIR/metrics.json``, and the figures ``DIR/loss.png`` (median and 10-90% band of the
 loss curves, converged and failed seeds apart) and ``DIR/ecdf.png`` (updates to converge).
-``--resume`` continues an interrupted sweep in the same ``--out``.
+The same command again continues an interrupted sweep, or reuses a finished one; another
+configuration into the same ``--out`` is refused (``--overwrite`` moves the old run aside).
 
 A grid: ``--grid-optimizers`` x ``--grid-hidden`` (each a compiled structure) x the traced
 values of ``--grid KEY=V1,V2,...`` (any hyperparameter the optimizer or task reads; one compile
@@ -29,6 +30,9 @@ import rnn_jax as rj
 from rnn_jax import runs, stats
 from rnn_jax.runs import cli, files, plots
 
+#: Arguments that choose which sweeps a grid runs; each sweep's folder records its identity.
+PARTS = ("grid_optimizers", "grid_hidden", "grid", "seeds")
+
 
 @dataclasses.dataclass(frozen=True)
 class Args:
@@ -39,13 +43,13 @@ class Args:
     seeds: int = 1000
     seed: int = 0
     chunk_size: int = 1000
-    out: str | None = None
+    output: cli.Output = cli.Output()
+    """--out DIR, --overwrite (move another run aside), --resume (accepted)."""
     compile_cache: cli.CompileCache = cli.CompileCache()
     """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
     processes: cli.ProcessFlags = cli.ProcessFlags()
     """--coordinator HOST:PORT --num-processes N --process-id I: one sweep over several
     processes (README, "Several machines")."""
-    resume: bool = False
     progress: bool = True
     grid_optimizers: tuple[str, ...] | None = None
     """a grid over these optimizers (default: --optimizer only)."""
@@ -77,11 +81,12 @@ def sweep_one(args: Args, out: Path, context: cli.Context) -> dict:
         base_seed=args.seed,
         chunk_size=args.chunk_size,
         out_dir=out,
-        resume=args.resume,
+        overwrite=args.output.overwrite,
         progress=args.progress,
         processes=context.processes,
     )
-    if not context.processes.writer:
+    drawn = all((out / name).is_file() for name in ("loss.png", "ecdf.png"))
+    if not context.processes.writer or (drawn and not result.trained):
         return {"hparams": result.hparams, **result.summary}
     what = f"{train.task.name} / {train.optimizer.name}, {args.seeds} seeds"
     plots.loss_bands_figure(result.curves["update"], result.curves["loss"],
@@ -144,7 +149,7 @@ def run_grid(args: Args, out: Path, context: cli.Context) -> list[dict]:
     for train in structures:
         for point in runs.grid_points(axes or [{}]):
             train.check_hparams(point)
-    with cli.run_folder(out, "convergence_grid", args, args.resume, context) as folder:
+    with cli.run_folder(out, "convergence_grid", args, context, parts=PARTS) as folder:
         rows, tidy, outcomes = [], [], []
         for train in structures:
             opt, hidden = train.optimizer.name, train.config.hidden
@@ -155,7 +160,7 @@ def run_grid(args: Args, out: Path, context: cli.Context) -> list[dict]:
                 base_seed=args.seed,
                 chunk_size=args.chunk_size,
                 out_dir=out / f"{opt}_h{hidden}",
-                resume=args.resume,
+                overwrite=args.output.overwrite,
                 progress=args.progress,
                 processes=context.processes,
             )
@@ -228,7 +233,7 @@ def main(argv=None, context=None) -> dict | list:
     cfg = args.train
     grid = any(g is not None for g in (args.grid_optimizers, args.grid_hidden, args.grid))
     name = "grid" if grid else f"{cfg.optimizer}_h{cfg.hidden}"
-    out = cli.out_folder(args.out, Path("results") / f"convergence_{cfg.task}" / name)
+    out = args.output.folder(Path("results") / f"convergence_{cfg.task}" / name)
     if grid:
         return run_grid(args, out, context)
     m = sweep_one(args, out, context)

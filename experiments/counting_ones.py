@@ -29,11 +29,10 @@ from rnn_jax.runs import cli, plots
 class Args:
     """Seed 000 reproduced and extended."""
 
-    out: str | None = None
+    output: cli.Output = cli.Output()
+    """--out DIR, --overwrite (move another run aside), --resume (accepted)."""
     compile_cache: cli.CompileCache = cli.CompileCache()
     """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
-    resume: bool = False
-    """reuse the results in --out if this exact run (same arguments and code) is complete."""
     seed: int = 0
     steps: int = 500
     delta0: float = 0.001
@@ -179,7 +178,7 @@ def main(argv=None, context=None) -> dict:
     args, context = cli.start(Args, argv, __doc__, context)
     if args.steps < 1 or args.grid < 2 or args.delta0 <= 0:
         raise ValueError("--steps >= 1, --grid >= 2 and --delta0 > 0 required")
-    out = cli.out_folder(args.out, Path("results") / "counting_ones" / "default")
+    out = args.output.folder(Path("results") / "counting_ones" / "default")
 
     def compute() -> dict:
         with jax.enable_x64(True):  # the seed's numbers, in float64, for this run only

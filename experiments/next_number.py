@@ -27,11 +27,10 @@ from rnn_jax.runs import cli, plots
 class Args:
     """Seed 001 reproduced, its gradient checked, and a memory variant."""
 
-    out: str | None = None
+    output: cli.Output = cli.Output()
+    """--out DIR, --overwrite (move another run aside), --resume (accepted)."""
     compile_cache: cli.CompileCache = cli.CompileCache()
     """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
-    resume: bool = False
-    """reuse the results in --out if this exact run (same arguments and code) is complete."""
     seed: int = 0
     epochs: int = 5000
     learning_rate: float = 1e-4
@@ -113,7 +112,7 @@ def main(argv=None, context=None) -> dict:
         raise ValueError(
             "--epochs >= 1, --learning-rate > 0, --n-sequences >= 1 and --length >= 2 required"
         )
-    out = cli.out_folder(args.out, Path("results") / "next_number" / "default")
+    out = args.output.folder(Path("results") / "next_number" / "default")
 
     def compute() -> dict:
         with jax.enable_x64(True):  # the seed's float64, for this run only

@@ -28,11 +28,16 @@ from rnn_jax.runs import cli, files, plots
 HERE = Path(__file__).resolve().parent
 
 
+#: Arguments that choose which parts run; each part's folder records its own identity.
+PARTS = ("optimizers", "skip_reproductions", "seeds")
+
+
 @dataclasses.dataclass(frozen=True)
 class Args:
     """Reproduce the seeds, then the 1000-seed convergence study of seed 002."""
 
-    out: str | None = None
+    output: cli.Output = cli.Output()
+    """--out DIR, --overwrite (move another run aside), --resume (accepted)."""
     compile_cache: cli.CompileCache = cli.CompileCache()
     """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
     processes: cli.ProcessFlags = cli.ProcessFlags()
@@ -47,9 +52,6 @@ class Args:
     """updates between evaluations: the resolution of updates-to-converge (ecdf.png) and of
     the loss curves; whether a seed converged does not depend on it."""
     skip_reproductions: bool = False
-    resume: bool = False
-    """continue an interrupted study in --out (same arguments and code); finished parts are
-    reused, after their files are verified."""
     progress: bool = True
 
 
@@ -69,7 +71,8 @@ def reproductions(out: Path, args: Args) -> dict:
     cache_flags = ["--no-cache"] if folder is None else ["--cache-dir", str(folder)]
     for name in ("counting_ones", "next_number", "binary_addition"):
         print(f"\n=== {name} ===", flush=True)
-        flags = ["--out", str(out / name), *cache_flags] + (["--resume"] if args.resume else [])
+        flags = ["--out", str(out / name), *cache_flags]
+        flags += ["--overwrite"] if args.output.overwrite else []
         res[name] = _experiment(name).main(flags)
     return res
 
@@ -88,7 +91,7 @@ def convergence(args: Args, out: Path, context: cli.Context) -> tuple[list[dict]
             base_seed=args.seed,
             chunk_size=args.chunk_size,
             out_dir=out / "sweeps" / opt,
-            resume=args.resume,
+            overwrite=args.output.overwrite,
             progress=args.progress,
             processes=context.processes,
         )
@@ -167,10 +170,17 @@ def main(argv=None, context=None) -> dict:
     for o in args.optimizers:
         if o not in OPTIMIZERS:
             raise ValueError(f"--optimizers: {o!r} is not one of {sorted(OPTIMIZERS)}")
-    out = cli.out_folder(args.out, Path("results") / "study")
+    out = args.output.folder(Path("results") / "study")
     t0 = time.perf_counter()
     writer = context.processes.writer
-    with cli.run_folder(out, "study", args, args.resume, context) as folder:
+    parts = {k: files.to_jsonable(getattr(args, k)) for k in PARTS}
+    with cli.run_folder(out, "study", args, context, parts=PARTS) as folder:
+        done = folder.saved_json("metrics.json")
+        if done is not None and done.get("parts") == parts:  # the same command: reuse it
+            print(f"reusing the finished study in {out} (the same command)", file=sys.stderr)
+            print("\n" + folder.read("summary.md", 1 << 20).decode())
+            print(f"files: {out}/summary.md, metrics.json, figures and sweeps/")
+            return done
         if writer:
             files.real_folder(out / "sweeps")
         repro = {} if args.skip_reproductions or not writer else reproductions(out, args)
@@ -185,6 +195,7 @@ def main(argv=None, context=None) -> dict:
             "method 10) with exact McNemar p-values, Holm-adjusted over the comparisons.\n\n"
         )
         metrics = {
+            "parts": parts,
             "reproductions": {
                 k: {kk: vv for kk, vv in v.items() if kk != "examples"} for k, v in repro.items()
             },

@@ -25,11 +25,10 @@ from rnn_jax.runs import cli
 class Args:
     """Seed 002's NumPy loop vs the JAX sweep, same configuration."""
 
-    out: str | None = None
+    output: cli.Output = cli.Output()
+    """--out DIR, --overwrite (move another run aside), --resume (accepted)."""
     compile_cache: cli.CompileCache = cli.CompileCache()
     """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
-    resume: bool = False
-    """continue or reuse the run in --out (same arguments and code)."""
     seed: int = 0
     numpy_seeds: int = 300
     sweep_seeds: int = 1000
@@ -59,7 +58,7 @@ def main(argv=None, context=None) -> dict:
     runs.use_cpu_cores()  # one device per core: the sweep shards its seeds over them
     if args.numpy_seeds < 1 or args.sweep_seeds < 1:
         raise ValueError("--numpy-seeds and --sweep-seeds must be >= 1")
-    out = cli.out_folder(args.out, Path("results") / "validate_seed002" / "default")
+    out = args.output.folder(Path("results") / "validate_seed002" / "default")
     metrics = cli.reuse_or_run(out, "validate_seed002", args, context, lambda: run(args, out))
     report(metrics, args, out)
     return metrics
@@ -72,7 +71,7 @@ def run(args: Args, out: Path) -> dict:
         args.sweep_seeds,
         base_seed=args.seed,
         out_dir=out / "sweep",
-        resume=args.resume,
+        overwrite=args.output.overwrite,
         progress=args.progress,
     )
     s = sweep.summary

@@ -9,6 +9,6 @@ import threading
 from rnn_jax.runs import RunFolder
 
 if __name__ == "__main__":
-    with RunFolder(sys.argv[1], {"kind": "holder"}, resume=True):
+    with RunFolder(sys.argv[1], {"kind": "holder"}):
         print("locked", flush=True)
         threading.Event().wait()  # until the test kills this process

@@ -1,8 +1,10 @@
 """Runs a small sweep in a subprocess (for the device-count, kill/resume, interrupt and
 multi-process tests), as a script: one line per error (``rnn_jax.cli.script``).
 
-Usage: python tests/sweep_worker.py OUT_DIR N_SEEDS CHUNK [--resume]
+Usage: python tests/sweep_worker.py OUT_DIR N_SEEDS CHUNK
                                      [--signal-at AT SIGNAL] [--processes HOST:PORT N I]
+
+The same command again continues (or reuses) the run in OUT_DIR.
 
 ``--signal-at AT SIGNAL`` stops the run at a chosen point, deterministically: at ``AT``
 (``start``: the folder is open and nothing is compiled yet; an integer ``k``: right after the
@@ -53,7 +55,6 @@ def main(argv, context=None):
         chunk_size=chunk,
         out_dir=out,
         microbatch=4,
-        resume="--resume" in argv,
         progress=False,
         on_start=on_start,
         on_chunk=on_chunk,

@@ -23,17 +23,17 @@ def test_interrupts_at_any_moment_exit_cleanly_and_resume_gives_the_same_table(r
     r = run_worker(out, N_REFERENCE, 8, "--signal-at", "start", "INT")
     assert r.returncode == 130, r.stderr[-2000:]
     assert _last_line(r.stderr) == (
-        f"interrupted (SIGINT): 0 seeds saved in {out}; rerun with --resume to continue"
+        f"interrupted (SIGINT): 0 seeds saved in {out}; rerun the same command to continue"
     )
     # 2. mid-sweep, by SIGTERM, right after the second chunk: both chunks are kept
-    r = run_worker(out, N_REFERENCE, 8, "--resume", "--signal-at", "16", "TERM")
+    r = run_worker(out, N_REFERENCE, 8, "--signal-at", "16", "TERM")
     assert r.returncode == 143, r.stderr[-2000:]
     assert _last_line(r.stderr) == (
-        f"interrupted (SIGTERM): 16 seeds saved in {out}; rerun with --resume to continue"
+        f"interrupted (SIGTERM): 16 seeds saved in {out}; rerun the same command to continue"
     )
     assert files.read_csv(out / TABLE)["seed"].tolist() == list(range(16))
-    # 3. resume: exactly the uninterrupted table
-    worker(out, N_REFERENCE, 8, "--resume")
+    # 3. the same command again continues: exactly the uninterrupted table
+    worker(out, N_REFERENCE, 8)
     assert (out / TABLE).read_bytes() == (reference / TABLE).read_bytes()
 
 
@@ -60,7 +60,7 @@ def test_an_interrupt_while_xla_compiles_exits_at_once(tmp_path):
                        capture_output=True, text=True, timeout=300)  # fmt: skip
     assert r.returncode == 130, r.stderr[-2000:]
     assert _last_line(r.stderr) == (
-        f"interrupted (SIGINT): 0 seeds saved in {out}; rerun with --resume to continue"
+        f"interrupted (SIGINT): 0 seeds saved in {out}; rerun the same command to continue"
     )
 
 

@@ -298,7 +298,7 @@ def test_cli_damaged_folders_and_other_studies_are_one_line_errors(tmp_path):
     before = files()
 
     (run / "config.json").write_text('{"kind": ')
-    r = _json_sweep(run, "--resume")
+    r = _json_sweep(run)
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert "config.json" in r.stderr and "not valid JSON" in r.stderr, r.stderr
     (run / "config.json").write_bytes(before["config.json"])
@@ -306,19 +306,56 @@ def test_cli_damaged_folders_and_other_studies_are_one_line_errors(tmp_path):
     study = [sys.executable, str(ROOT / "experiments" / "study.py"), "--out", str(run)]
     r = subprocess.run(study, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
-    assert "already holds a run; rerun with --resume" in r.stderr, r.stderr
-    r = subprocess.run([*study, "--resume"], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
-    assert "holds a run of another identity (differs in" in r.stderr, r.stderr
+    assert "holds another kind of run (sweep, not study)" in r.stderr, r.stderr
+    assert "--overwrite" in r.stderr, r.stderr
     assert files() == before
 
 
 def test_cli_refuses_an_out_dir_with_another_config(tmp_path):
     assert _json_sweep(tmp_path).returncode == 0
     before = (tmp_path / "per_seed.csv").read_bytes()
-    r = _json_sweep(tmp_path, "--resume", "--hidden", "4")
-    assert (
-        r.returncode == 2
-        and "holds a run of another identity (differs in train.hidden)" in r.stderr
-    )
+    r = _json_sweep(tmp_path, "--hidden", "4")
+    assert r.returncode == 2 and "holds another run (it differs in train.hidden" in r.stderr
     assert (tmp_path / "per_seed.csv").read_bytes() == before
+
+
+def _all_files(folder: Path) -> dict:
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
+
+
+def test_the_same_command_twice_reuses_the_run(tmp_path):
+    """Exit 0, byte-identical files, nothing trained the second time."""
+    first = _json_sweep(tmp_path / "run")
+    assert first.returncode == 0, first.stderr
+    before = _all_files(tmp_path / "run")
+    again = _json_sweep(tmp_path / "run")
+    assert again.returncode == 0, again.stderr
+    assert "reusing the 4 seeds already in" in again.stderr, again.stderr
+    # metrics.json records the training's timings: a second training would change it
+    assert _all_files(tmp_path / "run") == before
+
+
+def test_a_study_rerun_trains_only_what_is_new(tmp_path):
+    study = [sys.executable, str(ROOT / "experiments" / "study.py"), "--skip-reproductions",
+             "--seeds", "64", "--out", str(tmp_path)]  # fmt: skip
+    run = lambda *opts: subprocess.run(  # noqa: E731
+        [*study, "--optimizers", *opts], capture_output=True, text=True, timeout=600
+    )
+    r = run("adam", "sgd")
+    assert r.returncode == 0, r.stderr[-2000:]
+    before = _all_files(tmp_path)
+    r = run("adam", "sgd")  # the same command: reused whole, nothing trained
+    assert r.returncode == 0 and "reusing the finished study" in r.stderr, r.stderr[-2000:]
+    assert "| adam | 0.1 |" in r.stdout and _all_files(tmp_path) == before
+    r = run("adam", "sgd", "momentum")  # one optimizer more: only it trains
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stderr.count("compiling") == 1 and "compiling binary_addition / momentum" in r.stderr
+    after = _all_files(tmp_path)
+    for name in before:
+        if name.startswith("sweeps/"):
+            assert after[name] == before[name], name
+    assert "| momentum | 1 |" in (tmp_path / "summary.md").read_text()

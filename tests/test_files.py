@@ -16,7 +16,7 @@ def test_writes_replace_links_instead_of_following_them(tmp_path):
     outside = tmp_path / "outside.txt"
     outside.write_text("precious")
     out = tmp_path / "out"
-    with RunFolder(out, ID, resume=False) as f:
+    with RunFolder(out, ID) as f:
         (out / "metrics.json").symlink_to(outside)
         f.commit({"metrics.json": b"{}"}, seeds=0)
         (out / "figures").symlink_to(tmp_path)
@@ -26,14 +26,14 @@ def test_writes_replace_links_instead_of_following_them(tmp_path):
     assert not (out / "metrics.json").is_symlink()
     (tmp_path / "linked").symlink_to(out)
     with pytest.raises(ValueError, match="symbolic link"):
-        RunFolder(tmp_path / "linked", ID, resume=True)
+        RunFolder(tmp_path / "linked", ID)
 
 
 def test_leftover_temporary_files_are_cleaned_and_files_get_the_umask(tmp_path):
     (tmp_path / ".per_seed.csv.1234.0.tmp").write_text("half written")
     old = os.umask(0o027)
     try:
-        with RunFolder(tmp_path, ID, resume=False) as f:
+        with RunFolder(tmp_path, ID) as f:
             f.commit({"per_seed.csv": b"x"}, seeds=0)
     finally:
         os.umask(old)

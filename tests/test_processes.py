@@ -59,7 +59,7 @@ def test_two_processes_write_the_single_process_table(reference, tmp_path):
     want = (reference / TABLE).read_text().splitlines()
     assert (two / TABLE).read_text().splitlines() == want[:17]  # header + 16 seeds
     # the run continues on one process: the process count is not part of its identity
-    assert "processes 1" in worker(two, N_REFERENCE, 8, "--resume")
+    assert "processes 1" in worker(two, N_REFERENCE, 8)
     assert sha256_of(two / TABLE) == sha256_of(reference / TABLE)
     assert (two / CURVES).read_bytes() == (reference / CURVES).read_bytes()
 
@@ -72,11 +72,11 @@ def test_a_killed_process_stops_the_run_and_resume_completes_it(reference, tmp_p
     assert rc1 == -signal.SIGKILL
     assert rc == 3, err[-2000:]
     (line,) = _error_lines(err)
-    assert "another process of this run stopped" in line and "--resume" in line
+    assert "another process of this run stopped" in line and "same command" in line
     assert json.loads((out / "manifest.json").read_text())["seeds"] == 8
     assert "8 seeds saved" in line, line
     # every process resumes from what process 0 read (the others read no file)
-    for rc, _, err in _finish(_processes(out, N_REFERENCE, 8, "--resume")):
+    for rc, _, err in _finish(_processes(out, N_REFERENCE, 8)):
         assert rc == 0, err[-2000:]
     assert sha256_of(out / TABLE) == sha256_of(reference / TABLE)
 

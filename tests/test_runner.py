@@ -6,7 +6,7 @@ import signal
 import numpy as np
 import pytest
 
-from rnn_jax import make_train
+from rnn_jax import make_train, runs
 from rnn_jax.runs import TABLE, files, run_sweep
 from tests.conftest import N_REFERENCE
 from tests.helpers import run_worker, sha256_of, tiny_sweep, worker
@@ -20,26 +20,50 @@ def test_resume_after_sigkill_equals_uninterrupted(reference, tmp_path):
     assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
     partial = files.read_csv(out / TABLE)
     np.testing.assert_array_equal(partial["seed"], np.arange(12))
-    worker(out, N_REFERENCE, 4, "--resume")
+    worker(out, N_REFERENCE, 4)
     assert sha256_of(out / TABLE) == sha256_of(reference / TABLE)
     curves = files.read_npz(out / "curves.npz")
     np.testing.assert_array_equal(curves["seed"], np.arange(N_REFERENCE))
 
 
-def test_existing_out_dir_is_not_overwritten_and_config_must_match(tmp_path):
+def _folder_bytes(folder) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_the_same_run_twice_is_reused_and_another_run_is_refused(tmp_path):
     train = make_train(TINY)
-    kw = dict(chunk_size=4, out_dir=tmp_path, progress=False, microbatch=4)
+    kw = dict(chunk_size=4, out_dir=tmp_path / "run", progress=False, microbatch=4)
+    first = run_sweep(train, 8, **kw)
+    before = _folder_bytes(tmp_path / "run")
+    started = []
+    again = run_sweep(train, 8, on_start=started.append, **kw)  # nothing to train
+    assert started == [] and again.trained == 0 and first.trained == 8
+    assert _folder_bytes(tmp_path / "run") == before
+    for c in first.table:
+        np.testing.assert_array_equal(first.table[c], again.table[c])
+    # fewer seeds: the first ones, from the folder, which is left as it is
+    four = run_sweep(train, 4, on_start=started.append, **kw)
+    assert started == [] and four.summary["seeds"] == 4
+    np.testing.assert_array_equal(four.table["final_loss"], first.table["final_loss"][:4])
+    assert _folder_bytes(tmp_path / "run") == before
+    # another run: refused, naming what differs; nothing changes
+    with pytest.raises(
+        ValueError, match=r"holds another run \(it differs in hparams.learning_rate"
+    ):
+        run_sweep(train, 8, hparams={"learning_rate": 0.1}, **kw)
+    assert _folder_bytes(tmp_path / "run") == before
+
+
+def test_overwrite_moves_the_other_run_aside_and_never_deletes_it(tmp_path):
+    train = make_train(TINY)
+    kw = dict(chunk_size=4, out_dir=tmp_path / "run", progress=False, microbatch=4)
     run_sweep(train, 4, **kw)
-    before = sha256_of(tmp_path / TABLE)
-    with pytest.raises(ValueError, match="already holds a run"):
-        run_sweep(train, 4, **kw)
-    with pytest.raises(ValueError, match="another identity"):
-        run_sweep(train, 4, hparams={"learning_rate": 0.1}, resume=True, **kw)
-    assert sha256_of(tmp_path / TABLE) == before
-    # resuming a finished sweep changes nothing
-    r = run_sweep(train, 4, resume=True, **kw)
-    assert sha256_of(tmp_path / TABLE) == before
-    assert r.summary["seeds"] == 4
+    before = _folder_bytes(tmp_path / "run")
+    r = run_sweep(train, 4, hparams={"learning_rate": 0.1}, overwrite=True, **kw)
+    (old,) = [p for p in tmp_path.iterdir() if p.name.startswith("run.replaced-")]
+    assert _folder_bytes(old) == before  # the old run, whole, under a clear name
+    assert r.hparams["learning_rate"] == 0.1 and r.trained == 4
+    assert runs.load_sweep(old).hparams["learning_rate"] == 0.05
 
 
 @pytest.mark.parametrize(
@@ -61,13 +85,11 @@ def test_bad_sweep_arguments(kwargs, match):
 def test_growing_the_seeds_on_resume_keeps_the_first_ones(tmp_path):
     tiny_sweep(tmp_path / "grow", 8)
     first = (tmp_path / "grow" / TABLE).read_text().splitlines()
-    tiny_sweep(tmp_path / "grow", 16, resume=True)
+    tiny_sweep(tmp_path / "grow", 16)  # the same run with more seeds: the first 8 are kept
     tiny_sweep(tmp_path / "once", 16)
     grown = (tmp_path / "grow" / TABLE).read_bytes()
     assert grown == (tmp_path / "once" / TABLE).read_bytes()
     assert grown.decode().splitlines()[: len(first)] == first
-    with pytest.raises(ValueError, match="holds 16 seeds; n_seeds 8 asks for fewer"):
-        tiny_sweep(tmp_path / "grow", 8, resume=True)
 
 
 # (what, call, exception, the message must contain)

@@ -7,6 +7,7 @@ from rnn_jax._src.runs.cli import EXIT_PEER as EXIT_PEER
 from rnn_jax._src.runs.cli import EXIT_USAGE as EXIT_USAGE
 from rnn_jax._src.runs.cli import CompileCache as CompileCache
 from rnn_jax._src.runs.cli import Context as Context
+from rnn_jax._src.runs.cli import Output as Output
 from rnn_jax._src.runs.cli import ProcessFlags as ProcessFlags
 from rnn_jax._src.runs.cli import TrainFlags as TrainFlags
 from rnn_jax._src.runs.cli import failure as failure
@@ -25,6 +26,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_PEER",
     "EXIT_USAGE",
+    "Output",
     "ProcessFlags",
     "TrainFlags",
     "failure",

@@ -16,7 +16,7 @@ cache and joins a multi-process run. :func:`script` turns every failure into one
 stderr and an exit status, and every Ctrl-C or SIGTERM into one line and a clean exit::
 
     error: --out results/x is being written by process 4242 on host1; ...      (exit 2)
-    interrupted (SIGINT): 192 seeds saved in results/x; rerun with --resume to continue  (130)
+    interrupted (SIGINT): 192 seeds saved in results/x; rerun the same command to continue
 """
 
 from __future__ import annotations
@@ -42,6 +42,25 @@ from rnn_jax._src.train import TrainConfig
 
 #: Exit statuses: done, an internal error, bad input, another process of the run stopped.
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_PEER = 0, 1, 2, 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Output:
+    """Where a script saves its run (flags ``--out``, ``--overwrite``, ``--resume``)."""
+
+    out: str | None = None
+    """the results folder (default: one under results/ named after the script). The same
+    command again continues an unfinished run there, or reuses a finished one."""
+    overwrite: bool = False
+    """when --out holds another run, move it aside (renamed to OUT.replaced-TIME, never
+    deleted) and start afresh."""
+    resume: bool = False
+    """accepted for older command lines: the same command always continues its run."""
+
+    def folder(self, default: Path) -> Path:
+        """The results folder: ``--out`` or ``default``; refuses, in one line, an empty
+        ``--out`` and one that names something other than a folder."""
+        return out_folder(self.out, default)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,21 +225,32 @@ def out_folder(out: str | None, default: Path) -> Path:
     return path
 
 
-def run_folder(out: Path, kind: str, args, resume: bool, context: Context) -> RunFolder:
+def run_folder(out: Path, kind: str, args, context: Context, parts=()) -> RunFolder:
     """The :class:`rnn_jax.runs.RunFolder` of a script's ``--out``: its identity is the
-    script's kind, its arguments and the environment."""
-    identity = script_identity(kind, args)
-    return RunFolder(out, identity, resume=resume, processes=context.processes, what="--out")
+    script's kind, its arguments (less ``parts``: arguments that only choose which parts run,
+    each part having a folder and an identity of its own) and the environment. The same
+    command continues (or reuses) the run; another one is refused unless ``--overwrite``."""
+    identity = script_identity(kind, args, leave_out=parts)
+    output = getattr(args, "output", None)
+    overwrite = bool(output.overwrite) if isinstance(output, Output) else False
+    folder = RunFolder(
+        out, identity, overwrite=overwrite, processes=context.processes, what="--out"
+    )
+    if folder.moved_to is not None:
+        print(f"moved the other run in {out} to {folder.moved_to}", file=sys.stderr)
+    return folder
 
 
 def reuse_or_run(out: Path, kind: str, args, context: Context, compute: Callable[[], dict]):
     """A script's metrics: those its ``--out`` folder already committed for this very run
-    (``--resume``, same identity), else ``compute()``'s, committed as ``metrics.json``."""
-    with run_folder(out, kind, args, args.resume, context) as folder:
+    (same identity), else ``compute()``'s, committed as ``metrics.json``."""
+    with run_folder(out, kind, args, context) as folder:
         metrics = folder.saved_json(METRICS)
         if metrics is None:
             metrics = compute()
             folder.commit({METRICS: files.json_bytes(metrics)}, seeds=0)
+        else:
+            print(f"reusing the finished run in {out} (the same command)", file=sys.stderr)
     return metrics
 
 
@@ -234,7 +264,7 @@ def _interrupt_message(signum: int, context: Context) -> str:
         return f"interrupted ({name}): nothing was being saved; rerun to start again"
     return (
         f"interrupted ({name}): {saved[1]} seeds saved in {saved[0]}; "
-        "rerun with --resume to continue"
+        "rerun the same command to continue"
     )
 
 
@@ -299,7 +329,7 @@ def failure(e: BaseException, context: Context) -> tuple[int, str]:
         saved = "" if last is None else f"; {last[1]} seeds saved in {last[0]}"
         return EXIT_PEER, (
             f"error: another process of this run stopped ({one_line(e)[:160]}){saved}; "
-            "rerun every process with --resume to continue"
+            "rerun every process with the same command to continue"
         )
     if isinstance(e, ValueError | TypeError | KeyError):  # bad input, named by the message
         return EXIT_USAGE, f"error: {one_line(e)}"

@@ -3,7 +3,9 @@
 A :class:`RunFolder` holds:
 
 * ``config.json``: the run's **identity** (:mod:`rnn_jax.runs.identity`: everything that
-  decides its numbers). A resume whose identity differs is refused, naming what differs.
+  decides its numbers). Opening the folder for the same run continues it (or finds it
+  complete); another run is refused, naming the settings that differ, unless the old run is
+  explicitly moved aside (``overwrite``: renamed, never deleted).
 * the committed files (a sweep's table and curves, a study's summary) and ``manifest.json``,
   which records their SHA-256 and is the commit point: new files are written as
   ``.NAME.pending``, then the manifest, then renamed into place. A folder killed at any moment
@@ -27,6 +29,7 @@ import json
 import os
 import re
 import socket
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -55,8 +58,10 @@ class RunFolder:
       path: the folder; created if missing. It must not be a file or a link.
       identity: JSON values: what decides the run's numbers
         (:mod:`rnn_jax.runs.identity`).
-      resume: continue the run the folder holds (same identity); without it a folder that
-        already holds a run is refused.
+      overwrite: when the folder holds a run of another identity, move that run aside (to a
+        sibling folder ``<name>.replaced-<time>``, see :attr:`moved_to`) and start afresh;
+        without it such a folder is refused. A folder holding the same run is always
+        continued.
       processes: this process's place in the run (:class:`rnn_jax.runs.Processes`); only its
         writer (process 0) locks, reads and writes the folder, and the folder is recorded
         there for the messages of an interrupted or failed run. Default: one process.
@@ -64,7 +69,7 @@ class RunFolder:
 
     Example:
       >>> import tempfile, rnn_jax.runs as runs
-      >>> with runs.RunFolder(tempfile.mkdtemp(), {"kind": "demo"}, resume=False) as folder:
+      >>> with runs.RunFolder(tempfile.mkdtemp(), {"kind": "demo"}) as folder:
       ...     folder.commit({"numbers.csv": b"x\\n1\\n"}, seeds=1)
       ...     folder.seeds
       1
@@ -75,7 +80,7 @@ class RunFolder:
         path,
         identity: Mapping,
         *,
-        resume: bool,
+        overwrite: bool = False,
         processes=None,
         what: str = "results folder",
     ):
@@ -85,6 +90,8 @@ class RunFolder:
         self.what = what
         self.closed = False
         self.manifest: dict = {"format": FORMAT, "seeds": 0, "files": {}}
+        self.moved_to: Path | None = None
+        self.existed = False
         self._lock_fd = None
         self._processes = processes
         if not self.writer:
@@ -95,7 +102,7 @@ class RunFolder:
         self._lock()
         try:
             files.clean_temp_files(self.path)
-            self._open(resume)
+            self._open(overwrite)
         except BaseException:
             self.close()
             raise
@@ -191,7 +198,7 @@ class RunFolder:
         os.pwrite(fd, f"pid {os.getpid()} on {host}\n".encode(), 0)
         self._lock_fd = fd
 
-    def _open(self, resume: bool) -> None:
+    def _open(self, overwrite: bool) -> None:
         config = self.path / CONFIG
         manifest = self.path / MANIFEST
         if not (config.exists() or config.is_symlink()):
@@ -211,18 +218,22 @@ class RunFolder:
         saved = files.read_json(config)
         if not isinstance(saved, dict):
             raise RunFolderError(f"{config} is not a run identity")
-        if not resume:
-            raise RunFolderError(
-                f"{self.what} {self.path} already holds a run; rerun with --resume "
-                "(resume=True) to continue it, or choose another folder"
-            )
         diff = differences(saved, self.identity)
+        if diff and overwrite:
+            self._move_aside()
+            return
         if diff:
-            raise RunFolderError(
-                f"{self.what} {self.path} holds a run of another identity (differs in "
-                f"{', '.join(diff[:8])}{', ...' if len(diff) > 8 else ''}); refusing to resume "
-                "into it"
+            kinds = (saved.get("kind"), self.identity.get("kind"))
+            what = (
+                f"another kind of run ({kinds[0]}, not {kinds[1]})"
+                if "kind" in diff
+                else f"another run (it differs in {_named(diff)})"
             )
+            raise RunFolderError(
+                f"{self.what} {self.path} holds {what}; choose another folder, or "
+                "--overwrite (overwrite=True) to move that run aside"
+            )
+        self.existed = True
         if manifest.exists() or manifest.is_symlink():
             self.manifest = self._read_manifest(manifest)
         else:
@@ -238,6 +249,24 @@ class RunFolder:
                     f"{self.path}: {data[0]} has no {MANIFEST}; the run is damaged"
                 )
         self._recover()
+
+    def _move_aside(self) -> None:
+        """Renames this folder to ``<name>.replaced-<time>`` (kept whole, lock released) and
+        starts a fresh one at the same path, locked."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for i in range(100):
+            target = self.path.with_name(f"{self.path.name}.replaced-{stamp}{f'-{i}' if i else ''}")
+            if not (target.exists() or target.is_symlink()):
+                break
+        else:
+            raise RunFolderError(f"{self.what} {self.path}: no free name to move the old run to")
+        os.rename(self.path, target)
+        os.close(self._lock_fd)  # its lock file moved with it
+        self._lock_fd = None
+        self.moved_to = target
+        self._make_folder()
+        self._lock()
+        files.atomic_write_bytes(self.path / CONFIG, files.json_bytes(self.identity))
 
     def _read_manifest(self, path: Path) -> dict:
         m = files.read_json(path, max_bytes=1 << 16)
@@ -270,7 +299,7 @@ class RunFolder:
                 continue
             raise RunFolderError(
                 f"{target} does not match the checksum its writer recorded in {MANIFEST} "
-                "(edited or damaged); refusing to resume from it"
+                "(edited or damaged); refusing to use it"
             )
         for entry in os.scandir(self.path):
             if entry.name.startswith(".") and entry.name.endswith(PENDING):
@@ -297,7 +326,7 @@ class RunFolder:
         if _sha256(data) != self.manifest["files"].get(name):
             raise RunFolderError(
                 f"{self.path / name} does not match the checksum its writer recorded in "
-                f"{MANIFEST} (edited or damaged); refusing to resume from it"
+                f"{MANIFEST} (edited or damaged); refusing to use it"
             )
         return data
 
@@ -353,6 +382,14 @@ class RunFolder:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _named(diff: list[str]) -> str:
+    """The differing settings, named for a person; the code's hash as "the code changed"."""
+    names = [
+        "the code (rnn_jax's source)" if d.endswith("rnn_jax_source_sha256") else d for d in diff
+    ]
+    return ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
 
 
 def _is_regular(fd: int) -> bool:

@@ -143,13 +143,24 @@ def sweep_identity(train, base_seed: int, microbatch: int, hparams: Mapping[str,
 
 
 #: Script arguments that decide no number a run writes.
-NOT_IDENTITY = ("out", "resume", "progress", "chunk_size", "json", "compile_cache", "processes")
+NOT_IDENTITY = (
+    "output",
+    "out",
+    "resume",
+    "overwrite",
+    "progress",
+    "chunk_size",
+    "json",
+    "compile_cache",
+    "processes",
+)
 
 
-def script_identity(kind: str, args) -> dict:
+def script_identity(kind: str, args, leave_out=()) -> dict:
     """The identity of a script's run: its ``kind`` (the script), its arguments (a dataclass,
-    less :data:`NOT_IDENTITY`) and the environment."""
-    settings = {k: v for k, v in files.to_jsonable(args).items() if k not in NOT_IDENTITY}
+    less :data:`NOT_IDENTITY` and ``leave_out``) and the environment."""
+    skip = (*NOT_IDENTITY, *leave_out)
+    settings = {k: v for k, v in files.to_jsonable(args).items() if k not in skip}
     return {"kind": kind, "args": settings, "environment": environment()}
 
 

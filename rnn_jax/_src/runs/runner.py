@@ -1,9 +1,10 @@
 """Running sweeps: many seeds of one training run, in chunks, saved as they finish; grids.
 
-:func:`run_sweep` is four named steps: open (or resume) the results folder, share what it
-holds with every process, run the missing seeds chunk by chunk (each chunk committed, so a
-killed sweep loses at most the chunk in flight), and finish (summary and metrics). A grid
-(:func:`run_grid`) runs every point on one compiled :class:`rnn_jax.runs.Sweep`.
+:func:`run_sweep` is four named steps: open the results folder (a folder holding the same run
+is continued, or reused when complete), share what it holds with every process, run the
+missing seeds chunk by chunk (each chunk committed, so a killed sweep loses at most the chunk
+in flight), and finish (summary and metrics). A grid (:func:`run_grid`) runs every point on one
+compiled :class:`rnn_jax.runs.Sweep`.
 """
 
 from __future__ import annotations
@@ -91,21 +92,20 @@ def _engine(train, n_seeds, chunk_size, devices, microbatch, sweep) -> Sweep:
     return Sweep(train, min(chunk_size, n_seeds), devices, microbatch)
 
 
-def _open_or_resume(out_dir, identity, resume, n_seeds, processes):
-    """The results folder (``None`` without ``out_dir``), the seeds it holds and their
-    results, read and validated on the writer (the other processes read nothing)."""
+def _open(out_dir, identity, overwrite, n_seeds, processes):
+    """The results folder (``None`` without ``out_dir``), the seeds it holds (at most
+    ``n_seeds``: a folder holding more gives its first ``n_seeds``) and their results, read
+    and validated on the writer (the other processes read nothing)."""
     if out_dir is None:
         return None, 0, None, None
-    folder = RunFolder(out_dir, identity, resume=resume, processes=processes)
+    folder = RunFolder(out_dir, identity, overwrite=overwrite, processes=processes)
     try:
-        start, saved, metrics = folder.seeds, None, None
-        if start > n_seeds:
-            raise ValueError(
-                f"{folder.path} holds {start} seeds; n_seeds {n_seeds} asks for fewer "
-                "(use the saved seeds with rnn_jax.runs.load_sweep)"
-            )
-        if start:
-            saved = store.read_sweep(folder)
+        if folder.moved_to is not None:
+            print(f"moved the other run in {folder.path} to {folder.moved_to}", file=sys.stderr)
+        start, saved, metrics = min(folder.seeds, n_seeds), None, None
+        if folder.seeds:
+            table, curves = store.read_sweep(folder)
+            saved = store.first_seeds(table, curves, start)
             metrics = folder.saved_json(METRICS, 1 << 20)
     except BaseException:
         folder.close()
@@ -171,7 +171,8 @@ def run_sweep(
     chunk_size: int | None = None,
     hparams: Mapping[str, float] | None = None,
     out_dir: str | Path | None = None,
-    resume: bool = False,
+    overwrite: bool = False,
+    resume: bool = True,
     progress: bool = True,
     devices=None,
     microbatch: int | None = None,
@@ -192,8 +193,11 @@ def run_sweep(
       out_dir: a results folder (:class:`rnn_jax.runs.RunFolder`: locked while the sweep
         runs, its identity in ``config.json``, ``per_seed.csv`` and ``curves.npz`` committed
         with checksums after every chunk, ``metrics.json`` at the end).
-      resume: continue the sweep in ``out_dir``: its identity must match (``n_seeds`` may
-        grow), its files are verified, and the seeds saved are not run again.
+      overwrite: when ``out_dir`` holds another run, move it aside (renamed, never deleted)
+        instead of refusing. A folder holding this same run is continued (``n_seeds`` may
+        grow; its files are verified and the seeds saved are not run again), or reused when
+        complete; a folder holding more seeds gives its first ``n_seeds``.
+      resume: accepted for compatibility; the same run is always continued.
       progress: a progress bar on stderr.
       devices: the devices to shard seeds over (default: all of JAX's).
       microbatch: seeds per ``vmap`` (default 64); part of a sweep's identity.
@@ -228,19 +232,25 @@ def run_sweep(
     sweep = _engine(train, n_seeds, chunk_size, devices, microbatch, sweep)
     identity = store.identity_of(train, base_seed, sweep.microbatch, hp)
     rows = _Rows(store.table_columns(hp), identity["outcomes"])
-    folder, start, saved, metrics = _open_or_resume(out_dir, identity, resume, n_seeds, processes)
     bar = Progress(n_seeds, progress)
+    folder, start, saved, metrics = _open(out_dir, identity, overwrite, n_seeds, processes)
     try:
         start, saved = _share_start(processes, start, saved)
         if start:
             table, curves = saved
             rows.add(table, curves["loss"], curves["accuracy"])
-            bar.say(f"resuming after {start} seeds already in {Path(out_dir) / TABLE}")
+            verb = "reusing the" if start == n_seeds else "continuing after"
+            print(  # said whatever ``progress``: what was not trained again
+                f"{verb} {start} seeds already in {Path(out_dir) / TABLE} (the same run)",
+                file=sys.stderr,
+                flush=True,
+            )
         bar.total = n_seeds - start
         timing = _run_chunks(
             sweep, hp, base_seed, start, n_seeds, rows, folder, bar, on_start, on_chunk
         )
-        return _finish(sweep, rows, hp, identity, folder, n_seeds, timing, metrics)
+        result = _finish(sweep, rows, hp, identity, folder, n_seeds, timing, metrics)
+        return result._replace(trained=n_seeds - start)
     finally:
         if folder is not None:
             folder.close()
@@ -257,8 +267,10 @@ def _finish(sweep, rows: _Rows, hp, identity, folder, n_seeds, timing, metrics) 
     summary.update(timing, devices=len(sweep.devices), chunk_size=sweep.chunk_size)
     out_dir = None
     if folder is not None:
-        metrics = {"n_seeds": n_seeds, "hparams": hp, "summary": summary}
-        folder.commit({METRICS: files.json_bytes(metrics)}, seeds=n_seeds)
+        data = files.json_bytes({"n_seeds": n_seeds, "hparams": hp, "summary": summary})
+        # A folder holding more seeds keeps its own metrics; a reused one is not rewritten.
+        if folder.seeds == n_seeds and (metrics is None or data != files.json_bytes(metrics)):
+            folder.commit({METRICS: data}, seeds=n_seeds)
         out_dir = folder.path
     return SweepResult(table, curves, summary, hp, out_dir, identity if folder else None)
 

@@ -57,6 +57,7 @@ class SweepResult(NamedTuple):
       out_dir: the folder it was saved in, or ``None``.
       identity: the sweep's identity (:func:`rnn_jax.runs.identity.sweep_identity`) when
         saved or loaded, else ``None``.
+      trained: how many seeds this call trained (0: every seed came from the folder).
     """
 
     table: dict[str, np.ndarray]
@@ -65,6 +66,7 @@ class SweepResult(NamedTuple):
     hparams: dict[str, float]
     out_dir: Path | None = None
     identity: dict | None = None
+    trained: int = 0
 
 
 def table_columns(hparams: Mapping) -> list[str]:
@@ -243,6 +245,14 @@ def read_sweep(folder: RunFolder) -> tuple[dict, dict]:
     curves = files.parse_npz(raw, str(path / CURVES), expect)
     validate_table(table, identity, n, str(path / TABLE))
     validate_curves(curves, identity, n, str(path / CURVES))
+    return table, curves
+
+
+def first_seeds(table: Mapping, curves: Mapping, n: int) -> tuple[dict, dict]:
+    """The rows of seeds ``0 .. n-1`` of a table and its curves (a prefix: seeds are in
+    order)."""
+    table = {k: np.asarray(v)[:n] for k, v in table.items()}
+    curves = {k: (v if k == "update" else np.asarray(v)[:n]) for k, v in curves.items()}
     return table, curves
 
 
