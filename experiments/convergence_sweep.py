@@ -132,7 +132,9 @@ def grid_figures(rows: list[dict], axes: dict, out: Path, what: str) -> list[str
         )
     else:
         by_setting = [{**r, "optimizer": r["setting"]} for r in labelled]
-        plots.rates_figure(by_setting, out / "grid.png", title=f"{what}: convergence rate")
+        plots.rates_figure(
+            by_setting, out / "grid.png", title=f"{what}: convergence rate", xlabel="setting"
+        )
     return names
 
 

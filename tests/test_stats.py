@@ -1,6 +1,9 @@
 """Statistics against known values."""
 
+import itertools
 import math
+import sys
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -176,3 +179,60 @@ def test_holm_matches_its_definition():
         np.testing.assert_allclose(adjusted, expected, rtol=1e-12)
     with pytest.raises(ValueError, match="p_values"):
         stats.holm([0.5, 1.5])
+
+
+def _holm_exact(p_values, binary: bool = False) -> list[float]:
+    """Holm's adjustment in exact rational arithmetic, each p-value taken as the decimal its
+    repr names (or, with ``binary``, as the double's own value): min(1, max_{j <= i}
+    (m - j + 1) p_(j)), rounded once to a double at the end."""
+    exact = [Fraction(float(v)) if binary else Fraction(repr(float(v))) for v in p_values]
+    m = len(exact)
+    ranked = sorted(range(m), key=lambda i: exact[i])
+    out = [0.0] * m
+    for rank, i in enumerate(ranked):
+        top = max((m - j) * exact[ranked[j]] for j in range(rank + 1))
+        out[i] = float(min(Fraction(1), top))
+    return out
+
+
+def test_holm_never_rounds_a_p_value_to_zero():
+    # Under the old round(x, 15) these became 0.0.
+    assert stats.holm([6.9e-33, 8.3e-10, 3.4e-29]) == [2.07e-32, 8.3e-10, 6.8e-29]
+    p = [1e-300, 5e-324, 0.5, 2.5e-308, 1e-300, 0.0]  # subnormals, a tie, a zero
+    adjusted = stats.holm(p)
+    assert adjusted == _holm_exact(p)
+    assert all(a > 0 for a, v in zip(adjusted, p) if v > 0)
+    assert adjusted[1] == 5 * 5e-324  # the smallest positive double, times m - 1 = 5
+    assert adjusted[5] == 0.0
+    assert stats.holm([5e-324]) == [5e-324]
+
+
+def test_holm_is_exact_keeps_order_and_stays_in_p_1():
+    rng = np.random.default_rng(1)
+    for m, lowest in itertools.product((1, 2, 3, 7, 20), (-323, -307)):
+        for _ in range(20):
+            p = list(10.0 ** rng.uniform(lowest, 0, m))  # subnormals, or normal doubles only
+            p[rng.integers(m)] = p[rng.integers(m)]  # ties happen
+            adjusted = stats.holm(p)
+            assert adjusted == _holm_exact(p)
+            for a, v, b in zip(adjusted, p, _holm_exact(p, binary=True)):
+                assert v <= a <= 1.0
+                if min(p) >= sys.float_info.min:  # normal doubles: within an ulp of binary
+                    assert abs(a - b) <= math.ulp(b)
+            perm = rng.permutation(m)
+            assert stats.holm([p[i] for i in perm]) == [adjusted[i] for i in perm]
+    assert stats.holm([]) == []
+
+
+def test_compare_to_baseline_keeps_tiny_holm_p_values():
+    n = 400
+    base = np.zeros(n, bool)
+    good = np.ones(n, bool)
+    half = np.arange(n) % 2 == 0
+    rows = stats.compare_to_baseline({"base": base, "good": good, "half": half}, "base")
+    assert list(rows) == ["good", "half"]
+    for r in rows.values():
+        assert 0 < r["p_value"] <= r["p_holm"] <= 1
+        assert stats.format_p(r["p_holm"]) == "<1e-4"
+    assert rows["good"]["p_value"] == pytest.approx(2.0**-399, rel=1e-9)  # only_a = 400
+    assert rows["good"]["p_holm"] == _holm_exact([rows[k]["p_value"] for k in rows])[0]

@@ -3,6 +3,7 @@ exact McNemar tests, Holm's correction, medians."""
 
 from __future__ import annotations
 
+import decimal
 import math
 from collections.abc import Mapping
 
@@ -160,21 +161,46 @@ def format_p(p: float) -> str:
 def holm(p_values) -> list[float]:
     """Holm's step-down adjustment of ``m`` p-values (family-wise error rate).
 
-    The ``i``-th smallest p-value becomes ``max_{j ≤ i} min(1, (m − j + 1) p_(j))``; reject
-    where the adjusted value is below the level. Order is kept.
+    With ``p_(1) ≤ … ≤ p_(m)`` the sorted p-values, the ``i``-th smallest becomes
+
+    .. math::
+        \\tilde p_{(i)} = \\min\\bigl(1, \\max_{j \\le i} (m - j + 1)\\, p_{(j)}\\bigr),
+
+    which is never below its raw ``p_(i)``; reject where the adjusted value is at most the
+    level. Order is kept. Nothing is rounded: a tiny p-value (down to the smallest subnormal,
+    ``5e-324``) stays a positive number.
+
+    Each product is computed exactly on the decimal the p-value's shortest ``repr`` names and
+    rounded once to the nearest double, so ``3 × 0.01`` gives ``0.03``, not the
+    ``0.030000000000000002`` of binary floating-point multiplication (the two differ by at
+    most one unit in the last place, a few more for subnormal values below 2.2e-308).
+
+    Args:
+      p_values: ``m ≥ 0`` numbers in ``[0, 1]``, shape ``[m]``.
+
+    Returns:
+      the ``m`` adjusted p-values, in ``[p, 1]`` each, in the order given.
 
     >>> holm([0.01, 0.04, 0.03])
     [0.03, 0.06, 0.06]
+    >>> holm([6.9e-33, 8.3e-10, 3.4e-29])
+    [2.07e-32, 8.3e-10, 6.8e-29]
     """
     p = np.asarray(p_values, float)
     if p.ndim != 1 or not np.all((p >= 0) & (p <= 1)):
         raise ValueError(f"p_values must be a list of numbers in [0, 1], got {p_values!r}")
     m = p.size
     order = np.argsort(p, kind="stable")
-    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out = np.empty(m)
-    out[order] = adjusted
-    return [float(round(x, 15)) for x in out]
+    out = [0.0] * m
+    running = 0.0
+    with decimal.localcontext() as ctx:
+        ctx.prec = 60  # a repr has at most 17 significant digits: products of m < 1e40 are exact
+        for rank, i in enumerate(order):
+            raw = float(p[i]) + 0.0  # no -0.0
+            scaled = float(decimal.Decimal(repr(raw)) * (m - rank))
+            running = max(running, scaled)
+            out[i] = min(1.0, max(raw, running))
+    return out
 
 
 def compare_to_baseline(outcomes: Mapping[str, object], baseline: str) -> dict[str, dict]:
