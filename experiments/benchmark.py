@@ -30,6 +30,7 @@ import platform
 import statistics
 import tempfile
 import time
+from typing import Annotated
 
 import jax
 import jax.numpy as jnp
@@ -47,16 +48,34 @@ class Args:
     """Speed of the sweep against the seed's NumPy loop and a straightforward JAX version, and
     of hand BPTT against jax.grad."""
 
-    seeds: int = 1024
-    numpy_seeds: int = 10
-    repeats: int = 5
-    microbatch: int = 64
-    hidden: tuple[int, ...] = (3, 32, 256)
-    steps: tuple[int, ...] = (7, 100)
-    cell_batch: int = 100
-    cells: tuple[str, ...] = ("linear", "tanh", "lstm", "gru")
-    json: str | None = None
-    skip_cells: bool = False
+    seeds: Annotated[int, cli.flag("seeds per timed call.", "N")] = 1024
+    numpy_seeds: Annotated[
+        int, cli.flag("seeds of the NumPy loop (the median is reported).", "N")
+    ] = 10
+    repeats: Annotated[
+        int, cli.flag("timed rounds, called in turn (the median is reported).", "N")
+    ] = 5
+    microbatch: Annotated[int, cli.flag("seeds per vmap in rnn_jax's sweep.", "N")] = 64
+    hidden: Annotated[tuple[int, ...], cli.flag("hidden sizes of the cell timings.", "H")] = (
+        3,
+        32,
+        256,
+    )
+    steps: Annotated[tuple[int, ...], cli.flag("sequence lengths of the cell timings.", "T")] = (
+        7,
+        100,
+    )
+    cell_batch: Annotated[int, cli.flag("batch of the cell timings.", "B")] = 100
+    cells: Annotated[tuple[str, ...], cli.flag("cells timed.", "NAME")] = (
+        "linear",
+        "tanh",
+        "lstm",
+        "gru",
+    )
+    json: Annotated[
+        str | None, cli.flag("also write the results to this JSON file.", "FILE", "none")
+    ] = None
+    skip_cells: Annotated[bool, cli.flag("skip the cell timings.")] = False
 
 
 def _interleaved(fns: dict, repeats: int) -> dict[str, float]:

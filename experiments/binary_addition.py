@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from pathlib import Path
+from typing import Annotated
 
 import jax
 import jax.numpy as jnp
@@ -32,18 +33,17 @@ from rnn_jax.runs import cli, identity, plots
 class Args:
     """Seed 002 reproduced, with a convergence count and length generalisation."""
 
-    output: cli.Output = cli.Output()
-    """--out DIR, --overwrite (move another run aside), --resume (accepted)."""
-    compile_cache: cli.CompileCache = cli.CompileCache()
-    """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
-    seed: int = 0
-    candidates: int = 16
-    """seeds trained at once; the first converged one is shown."""
+    seed: Annotated[int, cli.flag("the base seed of the candidates.", "SEED")] = 0
+    candidates: Annotated[
+        int, cli.flag("seeds trained at once; the first converged one is shown.", "N")
+    ] = 16
+    test_bits: Annotated[
+        tuple[int, ...], cli.flag("operand lengths the shown adder is tested on.", "BITS")
+    ] = (8, 16, 32, 64)
+    n_long: Annotated[int, cli.flag("random sums per longer length.", "N")] = 1000
     train: cli.TrainFlags = cli.TrainFlags(eval_every=1)
-    """seed 002's run (flags --optimizer, --hparams, --hidden, --epochs, --n-train, ...);
-    the loss is recorded after every update (eval_every is set to 1)."""
-    test_bits: tuple[int, ...] = (8, 16, 32, 64)
-    n_long: int = 1000
+    output: cli.Output = cli.Output()
+    compile_cache: cli.CompileCache = cli.CompileCache()
 
 
 def gradient_check(params, xs, ts, cell) -> float:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Annotated
 
 import rnn_jax as rj
 from rnn_jax import runs, stats
@@ -29,16 +30,18 @@ PARTS = ("hidden", "epochs", "seeds")
 class Args:
     """Convergence rate of seed 002's adder over hidden size x training budget."""
 
-    hidden: tuple[int, ...] = (2, 3, 4, 6, 8)
-    epochs: tuple[int, ...] = (5, 15, 25)
-    """epochs of 20 updates: 100, 300 and 500 updates."""
-    seeds: int = 500
-    seed: int = 2
+    hidden: Annotated[tuple[int, ...], cli.flag("the hidden sizes.", "H")] = (2, 3, 4, 6, 8)
+    epochs: Annotated[
+        tuple[int, ...],
+        cli.flag("the budgets, in epochs of 20 updates (100, 300, 500 updates).", "N"),
+    ] = (5, 15, 25)
+    seeds: Annotated[
+        int, cli.flag("seeds per setting (the same seeds for every setting).", "N")
+    ] = 500
+    seed: Annotated[int, cli.flag("the base seed.", "SEED")] = 2
+    progress: Annotated[bool, cli.flag("show a progress line.")] = True
     output: cli.Output = cli.Output()
-    """--out DIR, --overwrite (move another run aside), --resume (accepted)."""
     compile_cache: cli.CompileCache = cli.CompileCache()
-    """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
-    progress: bool = True
 
 
 def main(argv=None, context=None) -> list[dict]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Annotated
 
 import jax
 import jax.numpy as jnp
@@ -29,18 +30,20 @@ from rnn_jax.runs import cli, plots
 class Args:
     """Seed 000 reproduced and extended."""
 
+    seed: Annotated[
+        int, cli.flag("the seed of the length-generalisation test sequences.", "SEED")
+    ] = 0
+    steps: Annotated[int, cli.flag("Rprop and gradient-descent steps (the seed's 500).", "N")] = 500
+    delta0: Annotated[float, cli.flag("Rprop's initial step (the seed's 0.001).", "X")] = 0.001
+    gd_learning_rates: Annotated[
+        tuple[float, ...], cli.flag("gradient descent's learning rates, for comparison.", "LR")
+    ] = (1e-8, 1e-7, 1e-6, 1e-4)
+    test_lengths: Annotated[
+        tuple[int, ...], cli.flag("sequence lengths the trained counters are tested on.", "T")
+    ] = (10, 100, 1000)
+    grid: Annotated[int, cli.flag("points per axis of the loss-surface figure.", "N")] = 120
     output: cli.Output = cli.Output()
-    """--out DIR, --overwrite (move another run aside), --resume (accepted)."""
     compile_cache: cli.CompileCache = cli.CompileCache()
-    """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
-    seed: int = 0
-    steps: int = 500
-    delta0: float = 0.001
-    """Rprop's initial step Δ0 (the seed's 0.001)."""
-    gd_learning_rates: tuple[float, ...] = (1e-8, 1e-7, 1e-6, 1e-4)
-    test_lengths: tuple[int, ...] = (10, 100, 1000)
-    grid: int = 120
-    """points per axis of the loss-surface figure."""
 
 
 def loss_fn(p, X, T):

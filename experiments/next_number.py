@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Annotated
 
 import jax
 import jax.numpy as jnp
@@ -27,19 +28,19 @@ from rnn_jax.runs import cli, plots
 class Args:
     """Seed 001 reproduced, its gradient checked, and a memory variant."""
 
+    seed: Annotated[int, cli.flag("the seed of the data and the initial networks.", "SEED")] = 0
+    epochs: Annotated[int, cli.flag("epochs of per-sequence SGD (the seed's 5000).", "N")] = 5000
+    learning_rate: Annotated[float, cli.flag("SGD's learning rate (the seed's 1e-4).", "LR")] = 1e-4
+    hidden: Annotated[
+        tuple[int, ...], cli.flag("hidden sizes (the seed's 10, and the 100 it meant).", "H")
+    ] = (10, 100)
+    n_sequences: Annotated[int, cli.flag("training sequences (the seed's 10).", "N")] = 10
+    length: Annotated[int, cli.flag("steps per sequence (the seed's 10).", "T")] = 10
+    memory_epochs: Annotated[int, cli.flag("epochs of the memory variant (Adam).", "N")] = 3000
+    memory_learning_rate: Annotated[float, cli.flag("Adam's learning rate there.", "LR")] = 0.01
+    memory_hidden: Annotated[int, cli.flag("hidden units of the memory variant.", "H")] = 10
     output: cli.Output = cli.Output()
-    """--out DIR, --overwrite (move another run aside), --resume (accepted)."""
     compile_cache: cli.CompileCache = cli.CompileCache()
-    """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
-    seed: int = 0
-    epochs: int = 5000
-    learning_rate: float = 1e-4
-    hidden: tuple[int, ...] = (10, 100)
-    n_sequences: int = 10
-    length: int = 10
-    memory_epochs: int = 3000
-    memory_learning_rate: float = 0.01
-    memory_hidden: int = 10
 
 
 def per_sequence_sgd(params, tokens, targets, lr: float, epochs: int):

@@ -21,8 +21,9 @@ import importlib.util
 import sys
 import time
 from pathlib import Path
+from typing import Annotated
 
-from rnn_jax import OPTIMIZERS, TrainConfig, make_train, runs, stats
+from rnn_jax import OPTIMIZERS, TrainConfig, make_train, runs
 from rnn_jax.runs import cli, files, plots
 
 HERE = Path(__file__).resolve().parent
@@ -36,23 +37,26 @@ PARTS = ("optimizers", "skip_reproductions", "seeds")
 class Args:
     """Reproduce the seeds, then the 1000-seed convergence study of seed 002."""
 
+    seeds: Annotated[
+        int, cli.flag("seeds per optimizer (the same seeds for every optimizer).", "N")
+    ] = 1000
+    seed: Annotated[
+        int, cli.flag("the base seed (1: the learning rates were tuned on base seed 0).", "SEED")
+    ] = 1
+    optimizers: Annotated[
+        tuple[str, ...], cli.flag("the optimizers compared; the first is the baseline.", "NAME")
+    ] = ("rmsprop_nesterov", "rmsprop", "adam", "momentum", "sgd")
+    eval_every: Annotated[
+        int, cli.flag("updates between evaluations (the resolution of updates-to-converge).", "N")
+    ] = 5
+    skip_reproductions: Annotated[bool, cli.flag("skip the three tutorials' reproductions.")] = (
+        False
+    )
+    chunk_size: Annotated[int, cli.flag("seeds per compiled call (memory and saving).", "N")] = 1000
+    progress: Annotated[bool, cli.flag("show a progress line.")] = True
     output: cli.Output = cli.Output()
-    """--out DIR, --overwrite (move another run aside), --resume (accepted)."""
     compile_cache: cli.CompileCache = cli.CompileCache()
-    """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
     processes: cli.ProcessFlags = cli.ProcessFlags()
-    """--coordinator HOST:PORT --num-processes N --process-id I: one sweep over several
-    processes (README, "Several machines")."""
-    seeds: int = 1000
-    seed: int = 1
-    """base seed 1: the learning rates were chosen on base seed 0 (no reuse of those seeds)."""
-    optimizers: tuple[str, ...] = ("rmsprop_nesterov", "rmsprop", "adam", "momentum", "sgd")
-    chunk_size: int = 1000
-    eval_every: int = 5
-    """updates between evaluations: the resolution of updates-to-converge (ecdf.png) and of
-    the loss curves; whether a seed converged does not depend on it."""
-    skip_reproductions: bool = False
-    progress: bool = True
 
 
 def _experiment(name: str):
@@ -77,75 +81,46 @@ def reproductions(out: Path, args: Args) -> dict:
     return res
 
 
-def convergence(args: Args, out: Path, context: cli.Context) -> tuple[list[dict], dict]:
-    rows, results = [], {}
-    for opt in args.optimizers:
-        config = TrainConfig(optimizer=opt, eval_every=args.eval_every)
-        train = make_train(config)  # the registry's tuned defaults
-        lr = train.hparams["learning_rate"]
-        print(f"\n{opt} (lr {lr:g}), {args.seeds} seeds", file=sys.stderr)
-        t0 = time.perf_counter()
-        r = runs.run_sweep(
-            train,
-            args.seeds,
-            base_seed=args.seed,
-            chunk_size=args.chunk_size,
-            out_dir=out / "sweeps" / opt,
-            overwrite=args.output.overwrite,
-            progress=args.progress,
-            processes=context.processes,
-        )
-        results[opt] = r
-        row = stats.table_row(r.summary, optimizer=opt, hidden=config.hidden, learning_rate=lr)
-        rows.append({**row, "seconds": time.perf_counter() - t0})
-    # The seeds are shared: seed i has the same data and initial network for every optimizer.
-    base = args.optimizers[0]
-    paired = stats.compare_to_baseline(
-        {o: results[o].table["converged"] for o in args.optimizers}, base
-    )
-    for r in rows:
-        r["vs_first"] = paired.get(r["optimizer"])
-    return rows, results
+#: The study table's label columns: ``(key, heading)``.
+COLUMNS = (("optimizer", "optimizer"), ("learning_rate", "lr"))
 
 
-def table(rows: list[dict]) -> str:
-    first = rows[0]["optimizer"]
-    lines = [
-        f"| optimizer | lr | converged | rate [95% CI] | diverged | median updates | "
-        f"vs {first}: difference [95% CI, paired] | p (McNemar, Holm) | seeds only it / only "
-        f"{first} |",
-        "|---|---:|---:|---|---:|---:|---|---:|---:|",
+def convergence(args: Args, out: Path, context: cli.Context) -> runs.GridResult:
+    """Every optimizer (at the registry's tuned defaults) on the same seeds: seed i has the
+    same data and initial network for every optimizer, so each is compared with the first
+    seed by seed."""
+    trains = [
+        make_train(TrainConfig(optimizer=o, eval_every=args.eval_every)) for o in args.optimizers
     ]
-    for r in rows:
-        d = r["vs_first"]
-        ms = "-" if r["median_steps"] < 0 else f"{r['median_steps']:.0f}"
-        versus = (
-            "(baseline) | | "
-            if d is None
-            else f"{d['difference']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}] | "
-            f"{stats.format_p(d['p_holm'])} | {d['only_a']} / {d['only_b']}"
-        )
-        lines.append(
-            f"| {r['optimizer']} | {r['learning_rate']:g} | {r['converged']}/{r['seeds']} | "
-            f"{r['rate']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['diverged']} | {ms} | "
-            f"{versus} |"
-        )
-    return "\n".join(lines)
+    return runs.run_grid(
+        trains,
+        args.seeds,
+        names=list(args.optimizers),
+        base_seed=args.seed,
+        chunk_size=args.chunk_size,
+        out_dir=out / "sweeps",
+        overwrite=args.output.overwrite,
+        progress=args.progress,
+        processes=context.processes,
+    )
 
 
-def figures(rows: list[dict], results: dict, out: Path, args: Args) -> list[str]:
+def figures(grid: runs.GridResult, out: Path, args: Args) -> list[str]:
     """rates.png (points with 95% intervals), ecdf.png (updates to converge), and the loss
     bands of the tutorial's optimizer (loss_<optimizer>.png)."""
     n = args.seeds
     plots.rates_figure(
-        rows,
+        grid.summary(),
         out / "rates.png",
         title=f"Binary addition (seed 002 setting): convergence over {n} shared seeds",
     )
-    first = results[args.optimizers[0]]
+    first = grid.sweeps[0]
     budget = int(first.curves["update"][-1])
     plots.ecdf_figure(
-        {o: (r.table["steps_to_converge"], r.table["converged"]) for o, r in results.items()},
+        {
+            o: (r.table["steps_to_converge"], r.table["converged"])
+            for o, r in zip(args.optimizers, grid.sweeps)
+        },
         budget,
         out / "ecdf.png",
         title=f"Updates to converge (evaluated every {args.eval_every} updates), {n} seeds",
@@ -184,9 +159,10 @@ def main(argv=None, context=None) -> dict:
         if writer:
             files.real_folder(out / "sweeps")
         repro = {} if args.skip_reproductions or not writer else reproductions(out, args)
-        rows, results = convergence(args, out, context)
-        md = table(rows)
-        names = figures(rows, results, out, args) if writer else []
+        grid = convergence(args, out, context)
+        rows = grid.summary()
+        md = grid.markdown(COLUMNS)
+        names = figures(grid, out, args) if writer else []
         header = (
             f"Binary addition, seed 002's setting (2000 pairs, 3 states, minibatches of 100, "
             f"5 epochs = 100 updates), {args.seeds} seeds (base seed {args.seed}) shared by "

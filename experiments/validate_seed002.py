@@ -14,6 +14,7 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 
@@ -25,16 +26,17 @@ from rnn_jax.runs import cli
 class Args:
     """Seed 002's NumPy loop vs the JAX sweep, same configuration."""
 
+    seed: Annotated[int, cli.flag("the base seed of both.", "SEED")] = 0
+    numpy_seeds: Annotated[
+        int, cli.flag("seeds of the tutorial's NumPy loop, one at a time.", "N")
+    ] = 300
+    sweep_seeds: Annotated[int, cli.flag("seeds of the JAX sweep.", "N")] = 1000
+    overlapping: Annotated[
+        bool, cli.flag("train the NumPy loop on the seed's overlapping X[mb:mb+100] windows.")
+    ] = False
+    progress: Annotated[bool, cli.flag("show a progress line.")] = True
     output: cli.Output = cli.Output()
-    """--out DIR, --overwrite (move another run aside), --resume (accepted)."""
     compile_cache: cli.CompileCache = cli.CompileCache()
-    """--no-cache, --cache-dir DIR: the persistent compilation cache (on by default)."""
-    seed: int = 0
-    numpy_seeds: int = 300
-    sweep_seeds: int = 1000
-    overlapping: bool = False
-    """train the NumPy loop on the seed's overlapping X[mb:mb+100] windows instead."""
-    progress: bool = True
 
 
 def numpy_rate(n: int, seed: int, overlapping: bool, progress: bool) -> tuple[int, float]:

@@ -2,10 +2,13 @@
 
 import importlib.util
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rnn_jax.runs import TABLE, files
@@ -120,7 +123,7 @@ def test_convergence_sweep_grid_mode(tmp_path):
     assert len([ln for ln in lines if ln.startswith("| ")]) == 5  # header + 4 rows
     tidy = files.read_csv(tmp_path / "g" / "per_seed.csv")
     assert len(tidy["seed"]) == 16 and sorted(set(tidy["learning_rate"])) == [0.05, 0.2]
-    point = tmp_path / "g" / "irprop-_h3" / "learning_rate=0.2"
+    point = tmp_path / "g" / "optimizer=irprop-" / "learning_rate=0.2"
     assert json.loads((point / "metrics.json").read_text())["hparams"]["learning_rate"] == 0.2
     alone = ["--optimizer", "irprop-", "--hparams", "learning_rate", "0.2"]
     _load("convergence_sweep").main([*alone, *common, "--out", str(tmp_path / "alone")])
@@ -154,35 +157,70 @@ def test_benchmark_tiny_run_writes_its_table(tmp_path):
     assert cell["speedup"] == pytest.approx(cell["autodiff"] / cell["bptt"])
 
 
-def test_compare_pairs_sweeps_on_shared_seeds_and_notes_when_they_are_not(tmp_path, capsys):
+def test_compare_pairs_sweeps_on_shared_seeds_and_says_what_differs(tmp_path, capsys):
     import dataclasses as dc
 
-    from rnn_jax import make_train, stats
+    from rnn_jax import make_train
     from rnn_jax.runs import run_sweep
     from tests.sweep_config import TINY
 
-    def sweep(name, optimizer, base_seed, bits=TINY.bits):
-        train = make_train(dc.replace(TINY, optimizer=optimizer, dtype="float32", bits=bits))
+    def sweep(name, optimizer, base_seed, **changes):
+        train = make_train(dc.replace(TINY, optimizer=optimizer, dtype="float32", **changes))
         return run_sweep(train, 12, base_seed=base_seed, out_dir=tmp_path / name,
                          progress=False, microbatch=4)  # fmt: skip
 
-    base, adam, other = sweep("base", "sgd", 0), sweep("adam", "momentum", 0), sweep("s7", "sgd", 7)
-    rows = _load("compare").main([str(tmp_path / n) for n in ("base", "adam", "s7")])
+    base, mom, other = sweep("base", "sgd", 0), sweep("mom", "momentum", 0), sweep("s7", "sgd", 7)
+    compare = _load("compare").main
+    rows = compare([str(tmp_path / n) for n in ("base", "mom", "s7")])
     text = capsys.readouterr().out
     paired, unpaired = rows
-    want = stats.paired_difference(adam.table["converged"], base.table["converged"])
-    assert paired["paired"] and paired["ci95"] == want["ci95"] and paired["n"] == 12
-    assert paired["p_holm"] == want["p_value"]  # one paired comparison: Holm changes nothing
+    a, b = mom.table["converged"] == 1, base.table["converged"] == 1
+    discordant = (int((a & ~b).sum()), int((~a & b).sum()))
+    assert paired["paired"] and paired["n"] == 12
+    assert (paired["only_it"], paired["only_baseline"]) == discordant
+    assert paired["difference"] == (discordant[0] - discordant[1]) / 12
+    assert paired["ci95"][0] <= paired["difference"] <= paired["ci95"][1]
+    assert "optimizer: 'sgd' -> 'momentum'" in text and "hparams.learning_rate" in text
     assert not unpaired["paired"] and unpaired["p_value"] is None
     assert "base seed 7 differs from the baseline's 0" in text and "unpaired" in text
     assert other.table["seed"].size == 12
-    # another task (4-bit sums): refused in one line; an empty folder too
+    # another hidden size: paired, and said
+    sweep("h4", "sgd", 0, hidden=4)
+    (row,) = compare([str(tmp_path / "base"), str(tmp_path / "h4")])
+    assert row["paired"] and "train.hidden: 3 -> 4" in row["differs"]
+    # another task (4-bit sums): refused in one line, unless asked; an empty folder: refused
     sweep("bits4", "sgd", 0, bits=4)
     with pytest.raises(ValueError, match="rates of different tasks or criteria are not compared"):
-        _load("compare").main([str(tmp_path / "base"), str(tmp_path / "bits4")])
+        compare([str(tmp_path / "base"), str(tmp_path / "bits4")])
+    (row,) = compare([str(tmp_path / "base"), str(tmp_path / "bits4"), "--allow-different"])
+    assert "train.bits: 3 -> 4" in row["differs"]
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match="holds no run"):
-        _load("compare").main([str(tmp_path / "base"), str(tmp_path / "empty")])
+    with pytest.raises(ValueError, match="holds no sweep"):
+        compare([str(tmp_path / "base"), str(tmp_path / "empty")])
+    # --out: a results folder of its own, never another run's folder
+    compare([str(tmp_path / "base"), str(tmp_path / "mom"), "--out", str(tmp_path / "cmp")])
+    assert "| " in (tmp_path / "cmp" / "comparison.md").read_text()
+    before = (tmp_path / "mom" / "per_seed.csv").read_bytes()
+    with pytest.raises(ValueError, match="another kind of run"):
+        compare([str(tmp_path / "base"), str(tmp_path / "s7"), "--out", str(tmp_path / "mom")])
+    assert (tmp_path / "mom" / "per_seed.csv").read_bytes() == before
+
+
+def test_compare_takes_the_points_of_a_grid(tmp_path):
+    from rnn_jax import make_train
+    from rnn_jax.runs import run_grid
+    from tests.sweep_config import TINY
+
+    grid = {"learning_rate": [0.05, 0.1, 0.3]}
+    run_grid(make_train(TINY), 8, grid, out_dir=tmp_path / "g", progress=False, microbatch=4)
+    compare = _load("compare").main
+    rows = compare([str(tmp_path / "g")])
+    assert len(rows) == 2 and all(r["paired"] for r in rows)
+    assert rows[0]["differs"] == ["hparams.learning_rate: 0.05 -> 0.1"]
+    (row,) = compare([str(tmp_path / "g"), "--points", "learning_rate=0.1", "learning_rate=0.3"])
+    assert row["differs"] == ["hparams.learning_rate: 0.1 -> 0.3"]
+    with pytest.raises(ValueError, match="no point of the grid matches"):
+        compare([str(tmp_path / "g"), "--points", "learning_rate=7"])
 
 
 def test_importing_the_scripts_changes_no_global_jax_state():
@@ -359,3 +397,105 @@ def test_a_study_rerun_trains_only_what_is_new(tmp_path):
         if name.startswith("sweeps/"):
             assert after[name] == before[name], name
     assert "| momentum | 1 |" in (tmp_path / "summary.md").read_text()
+
+
+_MY_STUDY = '''
+"""A study of one's own, in a file of its own: a task factory and an optimizer."""
+import jax, jax.numpy as jnp, optax
+import rnn_jax as rj
+
+def make_task(hidden=4, length=5):
+    def data(key):
+        bits = jax.random.bernoulli(key, 0.5, (64, length, 1)).astype(jnp.float32)
+        return bits, bits[:, 0, 0]
+    def init(key, hp):
+        k1, k2 = jax.random.split(key)
+        return (rj.cells.gru.init(k1, 1, hidden), 0.5 * jax.random.normal(k2, (hidden,)))
+    def logits(p, xs):
+        return rj.unroll(rj.cells.gru, p[0], xs)[1] @ p[1]
+    return rj.Task(init=init, data=data, test_data=data, name="first_bit",
+        loss=lambda p, xs, ts: rj.losses.sigmoid_binary_cross_entropy(logits(p, xs), ts),
+        accuracy=lambda p, test: jnp.mean((logits(p, test[0]) > 0) == (test[1] > 0.5)))
+
+def signum(hp):
+    return optax.chain(optax.scale_by_sign(), optax.scale(-hp["learning_rate"]))
+'''
+
+
+def _in(folder, *argv):
+    cmd = [sys.executable, str(ROOT / "experiments" / "convergence_sweep.py"), *argv]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_your_own_task_and_optimizer_from_the_command_line(tmp_path):
+    (tmp_path / "my_study.py").write_text(_MY_STUDY)
+    small = ["--seeds", "8", "--batch-size", "32", "--eval-every", "2", "--no-progress"]
+    r = _in(tmp_path, "--task", "my_study:make_task", "--task-args", "hidden=8", "length=5",
+            "--optimizer", "optax:lion", "--hparams", "learning_rate", "0.03", *small,
+            "--out", "lion")  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("my_study:make_task / optax:lion (b1 0.9, b2 0.99, "), r.stdout
+    config = json.loads((tmp_path / "lion" / "config.json").read_text())["train"]
+    assert config["task"]["import"] == "my_study:make_task" and config["task_args"] == {
+        "hidden": 8,
+        "length": 5,
+    }
+    assert len(config["task"]["source_sha256"]) == 64 and config["optimizer"] == "optax:lion"
+    table = files.read_csv(tmp_path / "lion" / TABLE)
+    assert {"b1", "b2", "learning_rate", "weight_decay"} <= set(table)
+    assert np.all(table["learning_rate"] == 0.03)
+    # the factory's arguments are part of the run: other arguments, another run
+    r = _in(tmp_path, "--task", "my_study:make_task", "--task-args", "hidden=4", "length=5",
+            "--optimizer", "optax:lion", "--hparams", "learning_rate", "0.03", *small,
+            "--out", "lion")  # fmt: skip
+    assert r.returncode == 2 and "differs in train.task_args.hidden" in r.stderr, r.stderr
+    # and so is the module's code: edited, the same command is another run
+    (tmp_path / "my_study.py").write_text(_MY_STUDY + "\n# edited\n")
+    r = _in(tmp_path, "--task", "my_study:make_task", "--task-args", "hidden=8", "length=5",
+            "--optimizer", "optax:lion", "--hparams", "learning_rate", "0.03", *small,
+            "--out", "lion")  # fmt: skip
+    assert r.returncode == 2 and "train.task.source_sha256" in r.stderr, r.stderr
+    # a grid over your own optimizer, compared with a chosen baseline point
+    r = _in(tmp_path, "--task", "my_study:make_task", "--optimizer", "my_study:signum",
+            "--grid", "learning_rate=0.01,0.1", "--baseline", "learning_rate=0.1", *small,
+            "--out", "grid")  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    md = (tmp_path / "grid" / "grid.md").read_text()
+    assert "vs signum, learning_rate=0.1: difference" in md and "| signum | 0.01 |" in md
+    long = files.read_csv(tmp_path / "grid" / "per_seed.csv")
+    assert sorted(set(long["learning_rate"])) == [0.01, 0.1] and len(long["seed"]) == 16
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["--optimizer", "no_such_module:x"], "module 'no_such_module' does not import"),
+    (["--optimizer", "my_study:nothing"], "'my_study' has no attribute 'nothing'"),
+    (["--optimizer", "my_study:jax"], "is a module, not an rnn_jax.Optimizer"),
+    (["--optimizer", "optax:nothing"], "optax has no optimizer 'nothing'"),
+    (["--optimizer", "optax:lion"], "reads ['learning_rate'] but no value is given: --hparams"),
+    (["--task", "my_study:signum"], "--task 'my_study:signum' with --task-args: signum() missing"),
+    (["--task-args", "hidden=3"], "task 'binary_addition' takes none"),
+    (["--task", "my_study:make_task", "--task-args", "width=3"], "unexpected keyword"),
+])  # fmt: skip
+def test_import_strings_that_fail_are_one_line(tmp_path, argv, match):
+    (tmp_path / "my_study.py").write_text(_MY_STUDY)
+    r = _in(tmp_path, *argv, "--seeds", "8", "--out", "o")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and match in r.stderr, r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("script", sorted(p.stem for p in (ROOT / "experiments").glob("*.py")))
+def test_help_speaks_shell_and_every_flag_has_help(script):
+    env = {**os.environ, "COLUMNS": "100"}
+    r = subprocess.run([sys.executable, str(ROOT / "experiments" / f"{script}.py"), "--help"],
+                       capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    text = r.stdout
+    for python_only in (":class:", ":func:", ":data:", ":mod:", "``", "(default: )", "None)"):
+        assert python_only not in text, (python_only, text)
+    lines = [ln.strip("│ ").rstrip() for ln in text.splitlines()]
+    for i, line in enumerate(lines):
+        m = re.match(r"(--[\w-]+)(?:, --[\w-]+)?( [A-Z][\w=:. ]*)?(\s{2,}(.*))?$", line)
+        if m and m.group(1) != "--help":
+            helptext = m.group(4) or (lines[i + 1] if i + 1 < len(lines) else "")
+            assert helptext and not helptext.startswith("(default"), (script, line)

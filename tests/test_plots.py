@@ -10,6 +10,7 @@ import pytest
 from matplotlib.collections import LineCollection
 
 from rnn_jax.runs import plots
+from tests.plots_helpers import assert_drawn, assert_visible, drawn
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -17,36 +18,6 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def _row(rate, width=0.1, **settings):
     lo, hi = max(0.0, rate - width), min(1.0, rate + width)
     return {"rate": rate, "ci_low": lo, "ci_high": hi, **settings}
-
-
-def _drawn(ax, collections=True):
-    """Every (x, y) the axes hold in data coordinates: lines' points, collections' vertices."""
-    parts = [line.get_xydata() for line in ax.lines]
-    if collections:
-        parts += [p.vertices for c in ax.collections for p in c.get_paths()]
-    parts = [np.asarray(p, float).reshape(-1, 2) for p in parts]
-    return np.concatenate(parts) if parts else np.empty((0, 2))
-
-
-def _assert_drawn(drawn, points):
-    for p in np.asarray(points, float).reshape(-1, 2):
-        assert np.any(np.all(np.isclose(drawn, p, rtol=1e-12, atol=0), axis=1)), (p, drawn)
-
-
-def _assert_visible(fig, ax, points):
-    """Each point's display position is finite and inside the axes (edges included)."""
-    fig.draw_without_rendering()
-    box = ax.get_window_extent()
-    shown = ax.transData.transform(np.asarray(points, float).reshape(-1, 2))
-    assert np.all(np.isfinite(shown)), (points, shown, ax.get_xscale(), ax.get_yscale())
-    tol = 1e-6 * max(box.width, box.height)
-    inside = (
-        (shown[:, 0] >= box.x0 - tol)
-        & (shown[:, 0] <= box.x1 + tol)
-        & (shown[:, 1] >= box.y0 - tol)
-        & (shown[:, 1] <= box.y1 + tol)
-    )
-    assert inside.all(), (np.asarray(points)[~inside], ax.get_xlim(), ax.get_ylim())
 
 
 def _assert_saved_and_labelled(fig, path):
@@ -58,10 +29,10 @@ def _assert_saved_and_labelled(fig, path):
 
 def _assert_bands(ax, rows, x):
     """The 95% interval of each row is drawn: its ends are vertices of a band and visible."""
-    vertices = _drawn(ax)
+    vertices = drawn(ax)
     ends = [(r[x], r["ci_low"]) for r in rows] + [(r[x], r["ci_high"]) for r in rows]
-    _assert_drawn(vertices, ends)
-    _assert_visible(ax.figure, ax, ends)
+    assert_drawn(vertices, ends)
+    assert_visible(ax.figure, ax, ends)
 
 
 MOMENTA = [0.0, 0.5, 0.9, 0.99, 0.999]
@@ -76,7 +47,7 @@ def test_rate_curve_figure_keeps_a_swept_zero(tmp_path, kwargs, scale):
     ax = _assert_saved_and_labelled(fig, tmp_path / "rate.png")
     points = [(r["momentum"], r["rate"]) for r in rows]
     np.testing.assert_array_equal(ax.lines[0].get_xydata(), points)
-    _assert_visible(fig, ax, points)
+    assert_visible(fig, ax, points)
     _assert_bands(ax, rows, "momentum")
     assert ax.get_xscale() == scale
 
@@ -101,8 +72,8 @@ def test_rate_curve_figure_scale_follows_the_data(tmp_path, xs, logx, scale):
     ax = _assert_saved_and_labelled(fig, tmp_path / "rate.png")
     assert ax.get_xscale() == scale
     points = [(x, 0.5) for x in xs]
-    _assert_drawn(ax.lines[0].get_xydata(), points)
-    _assert_visible(fig, ax, points)
+    assert_drawn(ax.lines[0].get_xydata(), points)
+    assert_visible(fig, ax, points)
     _assert_bands(ax, rows, "decay")
 
 
@@ -118,8 +89,8 @@ def test_rate_curve_figure_groups_as_its_callers_use_it(tmp_path):
     ax = _assert_saved_and_labelled(fig, tmp_path / "b.png")
     assert len(ax.lines) == 2 and ax.get_xscale() == "linear"
     points = [(r["updates"], r["rate"]) for r in rows]
-    _assert_drawn(_drawn(ax, collections=False), points)
-    _assert_visible(fig, ax, points)
+    assert_drawn(drawn(ax, collections=False), points)
+    assert_visible(fig, ax, points)
     _assert_bands(ax, rows, "updates")
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         "hidden units 2",
@@ -134,13 +105,13 @@ def test_rates_figure_draws_each_rate_with_its_interval(tmp_path, rates):
     ax = _assert_saved_and_labelled(fig, tmp_path / "r.png")
     assert all(t.get_text() for t in ax.get_xticklabels())  # a label per row
     points = [(i, r) for i, r in enumerate(rates)]
-    _assert_drawn(ax.lines[0].get_xydata(), points)
-    _assert_visible(fig, ax, points)
+    assert_drawn(ax.lines[0].get_xydata(), points)
+    assert_visible(fig, ax, points)
     (bars,) = [c for c in ax.collections if isinstance(c, LineCollection)]
     segments = [np.asarray(s).tolist() for s in bars.get_segments()]
     for i, r in enumerate(rows):
         assert [[i, r["ci_low"]], [i, r["ci_high"]]] in segments
-        _assert_visible(fig, ax, [(i, r["ci_low"]), (i, r["ci_high"])])
+        assert_visible(fig, ax, [(i, r["ci_low"]), (i, r["ci_high"])])
 
 
 def test_heatmap_figure_fills_every_cell_and_prints_its_interval(tmp_path):
@@ -158,7 +129,7 @@ def test_heatmap_figure_fills_every_cell_and_prints_its_interval(tmp_path):
         i, j = yv.index(r["hidden"]), xv.index(r["decay"])
         assert grid[i, j] == r["rate"]
         assert texts[j, i] == f"{r['rate']:.2f}\n[{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
-        _assert_visible(fig, ax, [(j, i)])
+        assert_visible(fig, ax, [(j, i)])
     assert np.isnan(grid[0, 2]) and np.isnan(grid[1, 1])  # no row: blank
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "0.9", "0.99"]
     with pytest.raises(ValueError, match="two rows for the cell decay=0.0, hidden=2"):
@@ -192,10 +163,10 @@ def test_loss_bands_figure_draws_median_and_band_even_with_zero_and_nan(tmp_path
         q10, q50, q90 = _quantiles(loss[mask])
         np.testing.assert_array_equal(line.get_xydata(), np.column_stack([update, q50]))
         points = np.column_stack([update, q50])
-        _assert_visible(fig, ax, points)
+        assert_visible(fig, ax, points)
         ends = np.concatenate([np.column_stack([update, q10]), np.column_stack([update, q90])])
-        _assert_drawn(band.get_paths()[0].vertices, ends)
-        _assert_visible(fig, ax, ends)
+        assert_drawn(band.get_paths()[0].vertices, ends)
+        assert_visible(fig, ax, ends)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels[2] == "not converged (2 seeds; NaN/inf losses of 1 left out): median"
 
@@ -205,7 +176,7 @@ def test_loss_bands_figure_says_when_a_group_has_no_finite_loss(tmp_path):
     fig = plots.loss_bands_figure([0, 1], loss, [True, False], tmp_path / "l.png")
     ax = _assert_saved_and_labelled(fig, tmp_path / "l.png")
     assert ax.get_yscale() == "log"
-    _assert_visible(fig, ax, [(0, 1.0), (1, 0.5)])
+    assert_visible(fig, ax, [(0, 1.0), (1, 0.5)])
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "not converged (1 seeds; NaN/inf losses of 1 left out): no finite loss, not drawn" in (
         labels
@@ -215,8 +186,8 @@ def test_loss_bands_figure_says_when_a_group_has_no_finite_loss(tmp_path):
     ax = fig.axes[0]
     assert ax.lines[0].get_marker() == "o"
     (bar,) = ax.collections
-    _assert_drawn(bar.get_paths()[0].vertices, [(5, 0.22), (5, 0.38)])
-    _assert_visible(fig, ax, [(5, 0.3), (5, 0.22), (5, 0.38)])
+    assert_drawn(bar.get_paths()[0].vertices, [(5, 0.22), (5, 0.38)])
+    assert_visible(fig, ax, [(5, 0.3), (5, 0.22), (5, 0.38)])
     with pytest.raises(ValueError, match="loss must be"):
         plots.loss_bands_figure([0, 1, 2], loss, [True, False], tmp_path / "bad.png")
 
@@ -235,8 +206,8 @@ def test_ecdf_figure_steps_through_every_converged_seed(tmp_path):
         "one": [(0, 0), (70, 1), (100, 1)],
     }
     for line, points in zip(ax.lines, want.values()):
-        _assert_drawn(line.get_xydata(), points)
-        _assert_visible(fig, ax, points)
+        assert_drawn(line.get_xydata(), points)
+        assert_visible(fig, ax, points)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["adam (4/5)", "sgd (0/2)",
                                                                    "one (1/1)"]  # fmt: skip
 
@@ -260,7 +231,7 @@ def test_xy_figure_keeps_every_point(tmp_path, x, y, logx, scale):
         assert ax.get_xaxis().get_transform().base == 2
     points = np.column_stack([x, y])
     np.testing.assert_array_equal(ax.lines[0].get_xydata(), points)
-    _assert_visible(fig, ax, points)
+    assert_visible(fig, ax, points)
     lo, hi = ax.get_ylim()
     assert lo <= min(-0.02, *y) and hi >= max(1.02, *y)  # the default ylim, widened to the data
     assert [float(t) for t in ax.get_xticks()] == [float(v) for v in x]
@@ -275,8 +246,8 @@ def test_curve_figure_keeps_zero_negative_and_single_values(tmp_path):
     for line, y in zip(ax.lines, curves.values()):
         finite = np.isfinite(y)
         points = np.column_stack([np.arange(y.size), y])[finite]
-        _assert_drawn(line.get_xydata(), points)
-        _assert_visible(fig, ax, points)
+        assert_drawn(line.get_xydata(), points)
+        assert_visible(fig, ax, points)
     assert ax.lines[2].get_marker() == "o"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["a", "b (1 non-finite values not drawn)", "c"]

@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import TEST_XLA_FLAGS
+from rnn_jax import runs, stats
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -78,9 +80,12 @@ def test_result_tables_are_the_committed_study_outputs():
     )
     study = sys.modules["study_for_readme"] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(study)
-    row = dict(optimizer="rmsprop_nesterov", learning_rate=0.1, converged=1, seeds=2, rate=0.5,
-               ci_low=0.1, ci_high=0.9, diverged=0, median_steps=5.0, vs_first=None)  # fmt: skip
-    header = study.table([row]).splitlines()[0]
+    table = {"converged": np.array([1, 0]), "diverged": np.array([0, 0])}
+    summary = {**stats.summarize({**table, "steps_to_converge": np.array([5, -1]),
+                                  "final_loss": np.ones(2), "accuracy": np.ones(2)})}  # fmt: skip
+    sweep = runs.SweepResult(table, {}, summary, {"learning_rate": 0.05})
+    grid = runs.GridResult([{"optimizer": "rmsprop_nesterov"}], [sweep])
+    header = grid.markdown(study.COLUMNS).splitlines()[0]
     study_md = (ROOT / "docs" / "results" / "study.md").read_text()
     assert header in study_md.splitlines()
 

@@ -53,7 +53,7 @@ def test_your_task_trains_sweeps_and_compiles_once_for_a_grid():
     with jax.numpy_dtype_promotion("standard"):  # optax.adam: b ** count (float ** int)
         runs.run_sweep(train, 8, progress=False, microbatch=8)  # compiles the small helpers too
         with CompileCounter() as compiles:
-            results = runs.run_grid(train, 8, grid, progress=False, microbatch=8)
+            results = runs.run_grid(train, 8, grid, progress=False, microbatch=8).sweeps
         alone = runs.run_sweep(train, 8, hparams=results[3].hparams, progress=False, microbatch=8)
     # four grid points, one training executable (the hyperparameters are traced)
     assert compiles.names.count("local") == 1, compiles.names

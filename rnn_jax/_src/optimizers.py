@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import optax
 
-from rnn_jax._src import checks
+from rnn_jax._src import checks, imports
 from rnn_jax._src.registry import Registry
 from rnn_jax._src.transforms import RPROP_VARIANTS, rmsprop_nesterov, rmsprop_nesterov_params, rprop
 
@@ -152,10 +152,42 @@ OPTIMIZERS: Registry[Optimizer] = Registry(
 )
 
 
+def from_optax(name: str) -> Optimizer:
+    """Any optax alias as an :class:`Optimizer`: every number its signature takes is a traced
+    hyperparameter with the alias's default (``learning_rate`` has none: give it).
+
+    Example:
+      >>> from rnn_jax._src.optimizers import from_optax
+      >>> sorted(from_optax("lion").hparams)
+      ['b1', 'b2', 'weight_decay']
+    """
+    alias, hparams = imports.optax_alias(name)
+    names = tuple(hparams)
+
+    def factory(hp):
+        return alias(**{k: hp[k] for k in names})
+
+    defaults = {k: v for k, v in hparams.items() if v is not None}
+    return Optimizer(factory, defaults, name=name)
+
+
 def as_optimizer(optimizer) -> Optimizer:
-    """A name of :data:`OPTIMIZERS`, an :class:`Optimizer`, or a bare factory (no defaults)."""
+    """A name of :data:`OPTIMIZERS`, an import string (``"module:attribute"``, ``"optax:NAME"``),
+    an :class:`Optimizer`, or a bare factory (no defaults)."""
     if isinstance(optimizer, Optimizer):
         return optimizer
+    if imports.is_import_string(optimizer):
+        if optimizer.startswith("optax:"):
+            return from_optax(optimizer.partition(":")[2])
+        obj = imports.resolve(optimizer, "--optimizer")
+        if isinstance(obj, Optimizer):
+            return obj
+        if not callable(obj):
+            raise TypeError(
+                f"--optimizer {optimizer!r} is a {type(obj).__name__}, not an rnn_jax.Optimizer "
+                "or a factory hparams -> optax.GradientTransformation"
+            )
+        return Optimizer(obj, name=optimizer.rpartition(".")[2].rpartition(":")[2])
     if isinstance(optimizer, str):
         return OPTIMIZERS[optimizer]
     if callable(optimizer):

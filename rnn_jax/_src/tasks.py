@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rnn_jax._src import datasets, models
+from rnn_jax._src import datasets, imports, models
 from rnn_jax._src.cells import CELLS
 from rnn_jax._src.registry import Registry
 
@@ -192,10 +192,31 @@ TASKS: Registry[Callable[[Any], Task]] = Registry(
 REQUIRED = ("init", "data", "test_data", "loss", "accuracy")
 
 
+def _is_task(obj) -> bool:
+    return isinstance(obj, Task) or all(callable(getattr(obj, n, None)) for n in REQUIRED)
+
+
 def as_task(task, config) -> Task:
     """A name of :data:`TASKS` (built for ``config``) or a :class:`Task`; anything else, or a
     task missing a function, is a one-line error naming what is missing."""
-    if isinstance(task, str):
+    if imports.is_import_string(task):
+        obj = imports.resolve(task, "--task")
+        if not _is_task(obj):
+            if not callable(obj):
+                raise TypeError(
+                    f"--task {task!r} is a {type(obj).__name__}, not an rnn_jax.Task or a "
+                    "factory of one"
+                )
+            try:
+                obj = obj(**config.task_args)
+            except TypeError as e:
+                raise TypeError(f"--task {task!r} with --task-args: {e}") from None
+            if not _is_task(obj):
+                raise TypeError(
+                    f"--task {task!r} returned a {type(obj).__name__}, not an rnn_jax.Task"
+                )
+        task = obj
+    elif isinstance(task, str):
         return TASKS[task](config)
     missing = [name for name in REQUIRED if not callable(getattr(task, name, None))]
     if missing:

@@ -22,7 +22,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from rnn_jax._src import checks, datasets
+from rnn_jax._src import checks, datasets, imports
 from rnn_jax._src.cells import CELLS
 from rnn_jax._src.optimizers import HPARAM_RANGES, OPTIMIZERS, Optimizer, Range, as_optimizer
 from rnn_jax._src.scan import BACKWARDS
@@ -41,9 +41,14 @@ class TrainConfig:
     (λ = 0.5, lr = 0.05, μ = 0.8, ε = 1e-6), minibatches of 100, 5 epochs = 100 updates.
 
     Attributes:
-      task: a name of :data:`rnn_jax.TASKS` or an :class:`rnn_jax.Task`.
-      optimizer: a name of :data:`rnn_jax.OPTIMIZERS`, an :class:`rnn_jax.Optimizer`, or a
-        factory ``hparams -> optax.GradientTransformation``.
+      task: a name of :data:`rnn_jax.TASKS`, an :class:`rnn_jax.Task`, or an import string
+        ``"module:attribute"`` naming a Task or a factory of one (called with ``task_args``).
+      task_args: keyword arguments of a task factory named by an import string (part of the
+        run's identity).
+      optimizer: a name of :data:`rnn_jax.OPTIMIZERS`, an :class:`rnn_jax.Optimizer`, a
+        factory ``hparams -> optax.GradientTransformation``, an import string naming either,
+        or ``"optax:NAME"`` (any optax alias; its hyperparameters are read from its
+        signature).
       hparams: values for hyperparameters the optimizer or the task read, overriding their
         defaults (``{"learning_rate": 0.1}``); a sweep may override them again per run.
       cell, hidden, bits, length, n_train, n_test: the named tasks' sizes (``cell`` and
@@ -60,6 +65,7 @@ class TrainConfig:
     """
 
     task: str | Task = "binary_addition"
+    task_args: dict[str, Any] = dataclasses.field(default_factory=dict)
     optimizer: str | Optimizer | Callable = "rmsprop_nesterov"
     hparams: dict[str, float] = dataclasses.field(default_factory=dict)
     cell: str = "tanh"
@@ -76,10 +82,19 @@ class TrainConfig:
     scan_unroll: int = 8
 
     def __post_init__(self):
-        if isinstance(self.task, str):
+        if isinstance(self.task, str) and not imports.is_import_string(self.task):
             TASKS[self.task]  # noqa: B018 - an unknown name is a one-line error
-        if isinstance(self.optimizer, str):
+        if isinstance(self.optimizer, str) and not imports.is_import_string(self.optimizer):
             OPTIMIZERS[self.optimizer]  # noqa: B018
+        if not isinstance(self.task_args, Mapping) or not all(
+            isinstance(k, str) for k in self.task_args
+        ):
+            raise TypeError("task_args must be a mapping of argument names to values")
+        if self.task_args and not imports.is_import_string(self.task):
+            raise ValueError(
+                "task_args are the arguments of a task factory named MODULE:ATTRIBUTE; "
+                f"task {self.task!r} takes none"
+            )
         CELLS[self.cell]  # noqa: B018
         if self.backward not in BACKWARDS:
             raise ValueError(f"backward must be one of {BACKWARDS}, got {self.backward!r}")
@@ -277,7 +292,8 @@ def _read_hparams(config: TrainConfig, task: Task, opt: Optimizer, dtype) -> dic
     if missing:
         raise ValueError(
             f"the optimizer {opt.name!r} or the task {task.name!r} reads {missing} but no "
-            "value is given: set TrainConfig(hparams={...}) or Optimizer(hparams={...})"
+            "value is given: --hparams KEY VALUE on the command line, TrainConfig(hparams={...}) "
+            "or Optimizer(hparams={...}) in Python"
         )
     return {k: float(config.hparams.get(k, defaults.get(k))) for k in sorted(read)}
 

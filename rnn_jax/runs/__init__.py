@@ -16,12 +16,16 @@ from rnn_jax._src.runs.engine import executable_bytes as executable_bytes
 from rnn_jax._src.runs.engine import seed_keys as seed_keys
 from rnn_jax._src.runs.folder import RunFolder as RunFolder
 from rnn_jax._src.runs.folder import RunFolderError as RunFolderError
+from rnn_jax._src.runs.grid import GridResult as GridResult
+from rnn_jax._src.runs.grid import grid_points as grid_points
+from rnn_jax._src.runs.grid import load_grid as load_grid
+from rnn_jax._src.runs.grid import long_curves as long_curves
+from rnn_jax._src.runs.grid import point_name as point_name
+from rnn_jax._src.runs.grid import run_grid as run_grid
+from rnn_jax._src.runs.grid import save_grid as save_grid
 from rnn_jax._src.runs.processes import Processes as Processes
 from rnn_jax._src.runs.processes import ProcessesDisagree as ProcessesDisagree
 from rnn_jax._src.runs.processes import use_cpu_cores as use_cpu_cores
-from rnn_jax._src.runs.runner import grid_points as grid_points
-from rnn_jax._src.runs.runner import point_name as point_name
-from rnn_jax._src.runs.runner import run_grid as run_grid
 from rnn_jax._src.runs.runner import run_sweep as run_sweep
 from rnn_jax._src.runs.store import CURVE_FIELDS as CURVE_FIELDS
 from rnn_jax._src.runs.store import CURVES as CURVES
@@ -30,7 +34,6 @@ from rnn_jax._src.runs.store import TABLE as TABLE
 from rnn_jax._src.runs.store import TABLE_FIELDS as TABLE_FIELDS
 from rnn_jax._src.runs.store import SweepResult as SweepResult
 from rnn_jax._src.runs.store import load_sweep as load_sweep
-from rnn_jax.runs import cli as cli
 from rnn_jax.runs import files as files
 from rnn_jax.runs import identity as identity
 
@@ -39,6 +42,7 @@ __all__ = [
     "CURVES",
     "CURVE_FIELDS",
     "DEFAULT_MICROBATCH",
+    "GridResult",
     "METRICS",
     "Processes",
     "ProcessesDisagree",
@@ -48,15 +52,17 @@ __all__ = [
     "SweepResult",
     "TABLE",
     "TABLE_FIELDS",
-    "cli",
     "executable_bytes",
     "files",
     "grid_points",
     "identity",
+    "load_grid",
     "load_sweep",
+    "long_curves",
     "point_name",
     "run_grid",
     "run_sweep",
+    "save_grid",
     "seed_keys",
     "use_compilation_cache",
     "use_cpu_cores",

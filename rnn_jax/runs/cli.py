@@ -11,9 +11,11 @@ from rnn_jax._src.runs.cli import Output as Output
 from rnn_jax._src.runs.cli import ProcessFlags as ProcessFlags
 from rnn_jax._src.runs.cli import TrainFlags as TrainFlags
 from rnn_jax._src.runs.cli import failure as failure
+from rnn_jax._src.runs.cli import flag as flag
 from rnn_jax._src.runs.cli import one_line as one_line
 from rnn_jax._src.runs.cli import out_folder as out_folder
 from rnn_jax._src.runs.cli import parse as parse
+from rnn_jax._src.runs.cli import registered as registered
 from rnn_jax._src.runs.cli import reuse_or_run as reuse_or_run
 from rnn_jax._src.runs.cli import run_folder as run_folder
 from rnn_jax._src.runs.cli import script as script
@@ -30,9 +32,11 @@ __all__ = [
     "ProcessFlags",
     "TrainFlags",
     "failure",
+    "flag",
     "one_line",
     "out_folder",
     "parse",
+    "registered",
     "reuse_or_run",
     "run_folder",
     "script",

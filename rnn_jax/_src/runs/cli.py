@@ -32,30 +32,56 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Annotated
 
+from rnn_jax._src import imports
+from rnn_jax._src.cells import CELLS
+from rnn_jax._src.optimizers import OPTIMIZERS
 from rnn_jax._src.runs import cache, files
 from rnn_jax._src.runs.folder import RunFolder
 from rnn_jax._src.runs.identity import script_identity
 from rnn_jax._src.runs.processes import Processes, ProcessesDisagree
 from rnn_jax._src.runs.store import METRICS
-from rnn_jax._src.train import TrainConfig
+from rnn_jax._src.tasks import TASKS
+from rnn_jax._src.train import TrainConfig, make_train
 
 #: Exit statuses: done, an internal error, bad input, another process of the run stopped.
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_PEER = 0, 1, 2, 3
 
 
+def flag(help: str, metavar: str | None = None, default: str | None = None):
+    """A flag's help for people at a shell (one line of plain text), its placeholder, and
+    what its default means when printing the value would not say (``default="off"``):
+    ``Annotated[int, cli.flag("how many seeds", "N")]`` in a script's arguments."""
+    import tyro
+
+    hint = None if default is None else f"(default: {default})"
+    return tyro.conf.arg(help=help, metavar=metavar, help_behavior_hint=hint)
+
+
 @dataclasses.dataclass(frozen=True)
 class Output:
-    """Where a script saves its run (flags ``--out``, ``--overwrite``, ``--resume``)."""
+    """where the run is saved"""
 
-    out: str | None = None
-    """the results folder (default: one under results/ named after the script). The same
-    command again continues an unfinished run there, or reuses a finished one."""
-    overwrite: bool = False
-    """when --out holds another run, move it aside (renamed to OUT.replaced-TIME, never
-    deleted) and start afresh."""
-    resume: bool = False
-    """accepted for older command lines: the same command always continues its run."""
+    out: Annotated[
+        str | None,
+        flag(
+            "the results folder. The same command again continues an unfinished run there, "
+            "or reuses a finished one.",
+            "DIR",
+            "a folder under results/ named after the run",
+        ),
+    ] = None
+    overwrite: Annotated[
+        bool,
+        flag(
+            "when --out holds another run, move it aside (renamed OUT.replaced-TIME, never "
+            "deleted) and start afresh."
+        ),
+    ] = False
+    resume: Annotated[
+        bool, flag("accepted for older command lines: the same command always continues.")
+    ] = False
 
     def folder(self, default: Path) -> Path:
         """The results folder: ``--out`` or ``default``; refuses, in one line, an empty
@@ -65,12 +91,15 @@ class Output:
 
 @dataclasses.dataclass(frozen=True)
 class CompileCache:
-    """The persistent compilation cache (flags ``--cache/--no-cache``, ``--cache-dir``)."""
+    """compiled programs kept between runs"""
 
-    cache: bool = True
-    """keep compiled programs between runs (--no-cache: compile everything afresh)."""
-    cache_dir: str | None = None
-    """the cache folder (default: $RNN_JAX_CACHE_DIR, else ~/.cache/rnn_jax/jax)."""
+    cache: Annotated[
+        bool, flag("keep compiled programs between runs (--no-cache: compile afresh).")
+    ] = True
+    cache_dir: Annotated[
+        str | None,
+        flag("the cache folder.", "DIR", "$RNN_JAX_CACHE_DIR, else ~/.cache/rnn_jax/jax"),
+    ] = None
 
     def folder(self) -> tuple[Path | None, bool]:
         """The folder to use (``None``: off) and whether the user named it."""
@@ -85,58 +114,122 @@ class CompileCache:
 
 @dataclasses.dataclass(frozen=True)
 class ProcessFlags:
-    """Several processes on one run (flags ``--coordinator HOST:PORT --num-processes N
-    --process-id I``); none given: one process, or what a cluster launcher's environment
-    (SLURM, Open MPI) says."""
+    """one run over several processes (give all three of --coordinator, --num-processes,
+    --process-id; none: one process, or what SLURM or Open MPI says)"""
 
-    coordinator: str | None = None
-    """HOST:PORT of process 0 (every process gives the same)."""
-    num_processes: int | None = None
-    """how many processes run this command."""
-    process_id: int | None = None
-    """this process's index in [0, num-processes); only process 0 writes files."""
-    heartbeat_timeout: int = 30
-    """seconds after which a silent process counts as dead and the others stop."""
+    coordinator: Annotated[
+        str | None,
+        flag("address of process 0 (every process gives the same).", "HOST:PORT", "one process"),
+    ] = None
+    num_processes: Annotated[
+        int | None, flag("how many processes run this command.", "N", "one process")
+    ] = None
+    process_id: Annotated[
+        int | None, flag("this process, 0 to N-1; only process 0 writes files.", "I", "0")
+    ] = None
+    heartbeat_timeout: Annotated[
+        int, flag("seconds after which a silent process counts as dead.", "SECONDS")
+    ] = 30
+
+
+def _names(registry) -> str:
+    return ", ".join(sorted(registry))
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainFlags:
-    """One training run from the command line (:class:`rnn_jax.TrainConfig`, by names)."""
+    """the training run (see --list for the tasks and optimizers and what they read)"""
 
-    task: str = "binary_addition"
-    """the task: binary_addition, counting_ones or next_number."""
-    optimizer: str = "rmsprop_nesterov"
-    """the optimizer: a name of rnn_jax.OPTIMIZERS (rmsprop_nesterov, adam, sgd, ...)."""
-    hparams: dict[str, float] = dataclasses.field(default_factory=dict)
-    """hyperparameter values, KEY VALUE ... (e.g. learning_rate 0.1 momentum 0.9)."""
-    cell: str = "tanh"
-    """the recurrent cell of the adder and the tagger: linear, tanh, lstm or gru."""
-    hidden: int = 3
-    """hidden units of the adder and the tagger."""
-    n_train: int = 2000
-    """training samples."""
-    batch_size: int = 100
-    """samples per update; it must divide --n-train (Rprop trains on the whole set)."""
-    epochs: int = 5
-    """passes over the training set."""
-    bits: int = 6
-    """bits per number of the adder."""
-    length: int = 10
-    """sequence length of the counter and the tagger."""
-    n_test: int = 100
-    """test sequences of the counter and the tagger."""
-    eval_every: int = 20
-    """updates between evaluations (the resolution of the curves and of updates-to-converge)."""
-    backward: str = "bptt"
-    """the backward pass: bptt (hand-written) or autodiff (jax.grad)."""
-    dtype: str = "float32"
-    """float32 or float64."""
-    scan_unroll: int = 8
-    """time steps unrolled per scan iteration (speed only; the numbers do not change)."""
+    task: Annotated[
+        str,
+        flag(
+            f"a task: {_names(TASKS)}, or MODULE:ATTRIBUTE naming your Task or a factory of "
+            "one (imported from the working directory).",
+            "NAME",
+        ),
+    ] = "binary_addition"
+    task_args: Annotated[
+        tuple[str, ...],
+        flag("arguments of a task factory (part of the run's identity).", "KEY=VALUE", "none"),
+    ] = ()
+    optimizer: Annotated[
+        str,
+        flag(
+            f"an optimizer: {_names(OPTIMIZERS)}; optax:NAME for any optax optimizer; or "
+            "MODULE:ATTRIBUTE naming your rnn_jax.Optimizer or hparams -> optax factory.",
+            "NAME",
+        ),
+    ] = "rmsprop_nesterov"
+    hparams: Annotated[
+        dict[str, float],
+        flag(
+            "hyperparameter values, e.g. --hparams learning_rate 0.1 momentum 0.9.",
+            "KEY VALUE",
+            "the optimizer's and the task's own",
+        ),
+    ] = dataclasses.field(default_factory=dict)
+    cell: Annotated[
+        str, flag(f"the cell of the adder and the tagger: {_names(CELLS)}.", "NAME")
+    ] = "tanh"
+    hidden: Annotated[int, flag("hidden units of the adder and the tagger.", "H")] = 3
+    n_train: Annotated[int, flag("training samples of a built-in task.", "N")] = 2000
+    batch_size: Annotated[
+        int, flag("samples per update; it must divide the training set.", "B")
+    ] = 100
+    epochs: Annotated[int, flag("passes over the training set.", "N")] = 5
+    bits: Annotated[int, flag("bits per number of the adder (1 to 10).", "N")] = 6
+    length: Annotated[int, flag("sequence length of the counter and the tagger.", "T")] = 10
+    n_test: Annotated[int, flag("test sequences of the counter and the tagger.", "N")] = 100
+    eval_every: Annotated[
+        int, flag("updates between evaluations (the resolution of the curves).", "N")
+    ] = 20
+    backward: Annotated[
+        str, flag("the backward pass: bptt (hand-written) or autodiff (jax.grad).", "NAME")
+    ] = "bptt"
+    dtype: Annotated[str, flag("float32 or float64.", "NAME")] = "float32"
+    scan_unroll: Annotated[
+        int, flag("time steps unrolled per scan iteration (speed only).", "N")
+    ] = 8
+    list: Annotated[
+        bool, flag("print the tasks and optimizers, the hyperparameters each reads, and exit.")
+    ] = False
 
     def config(self) -> TrainConfig:
         """The :class:`rnn_jax.TrainConfig` these flags describe."""
-        return TrainConfig(**dataclasses.asdict(self))
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if k != "list"}
+        fields["task_args"] = _key_values(self.task_args, "--task-args")
+        return TrainConfig(**fields)
+
+
+def _key_values(pairs, what: str) -> dict:
+    """``("a=1", "b=x")`` -> ``{"a": 1, "b": "x"}`` (values read as Python literals)."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = str(pair).partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{what} takes KEY=VALUE pairs, got {pair!r}")
+        out[key.strip()] = value
+    return imports.parse_args(out)
+
+
+def registered() -> str:
+    """The tasks and optimizers a command line can name, with the hyperparameters each reads
+    and their defaults (what ``--list`` prints)."""
+    lines = ["tasks (--task NAME; or MODULE:ATTRIBUTE with --task-args KEY=VALUE ...):"]
+    for name in sorted(TASKS):
+        train = make_train(TrainConfig(task=name, eval_every=1))
+        read = {k: v for k, v in train.hparams.items() if k in train.task.hparams}
+        lines.append(f"  {name:<18} reads {_fmt(read)}")
+    lines.append("optimizers (--optimizer NAME; or optax:NAME, or MODULE:ATTRIBUTE):")
+    for name in sorted(OPTIMIZERS):
+        opt = OPTIMIZERS[name]
+        extra = "  (full batch)" if opt.full_batch else ""
+        lines.append(f"  {name:<18} reads {_fmt(opt.hparams)}{extra}")
+    return "\n".join(lines)
+
+
+def _fmt(hparams) -> str:
+    return ", ".join(f"{k} {v:g}" for k, v in sorted(hparams.items())) or "nothing"
 
 
 @dataclasses.dataclass
@@ -177,6 +270,9 @@ def start(config_cls, argv=None, doc: str | None = None, context: Context | None
     context = Context() if context is None else context
     for field in dataclasses.fields(args):
         value = getattr(args, field.name)
+        if isinstance(value, TrainFlags) and value.list:
+            print(registered())
+            raise SystemExit(0)
         if isinstance(value, CompileCache):
             folder, given = value.folder()
             context.cache_folder = cache.use_compilation_cache(folder, given=given)

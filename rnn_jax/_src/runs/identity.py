@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from rnn_jax._src import imports
 from rnn_jax._src.runs import files
 
 
@@ -107,12 +108,22 @@ def describe(obj) -> str | dict:
     }
 
 
+def _named_by(spec) -> str | dict:
+    """A task or optimizer as its identity: an import string of a user's module with the
+    SHA-256 of that module's source (editing the module changes the run); anything else
+    through :func:`describe`."""
+    if imports.is_import_string(spec) and not spec.startswith("optax:"):
+        return {"import": spec, "source_sha256": imports.source_of(spec)}
+    return describe(spec)
+
+
 def train_identity(train) -> dict:
     """The settings of a :func:`rnn_jax.make_train` run: its configuration, with the task and
-    the optimizer described by :func:`describe`, and the dtype it really uses."""
+    the optimizer described (:func:`describe`; an import string with its module's source
+    hash), and the dtype it really uses."""
     config = train.config
     out = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
-    out["task"], out["optimizer"] = describe(config.task), describe(config.optimizer)
+    out["task"], out["optimizer"] = _named_by(config.task), _named_by(config.optimizer)
     out["hparams"] = dict(config.hparams)
     out["dtype"] = str(train.dtype)
     return files.to_jsonable(out)

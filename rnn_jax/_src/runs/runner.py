@@ -9,12 +9,9 @@ compiled :class:`rnn_jax.runs.Sweep`.
 
 from __future__ import annotations
 
-import itertools
-import numbers
-import re
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -273,119 +270,3 @@ def _finish(sweep, rows: _Rows, hp, identity, folder, n_seeds, timing, metrics) 
             folder.commit({METRICS: data}, seeds=n_seeds)
         out_dir = folder.path
     return SweepResult(table, curves, summary, hp, out_dir, identity if folder else None)
-
-
-# --------------------------------------------------------------------------- grids
-
-#: What a hyperparameter's name may look like (it names a folder of a grid).
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-
-
-def grid_points(grid: Mapping[str, Sequence[float]] | Sequence[Mapping[str, float]]) -> list[dict]:
-    """A grid as a list of points.
-
-    Args:
-      grid: a mapping of value lists (its cartesian product, in the order given, the last key
-        varying fastest), or a list of mappings (taken as it is).
-
-    Returns:
-      The points, each ``{name: value}``; a repeated point is refused.
-
-    Example:
-      >>> grid_points({"learning_rate": [0.01, 0.1], "momentum": [0.0, 0.9]})[1]
-      {'learning_rate': 0.01, 'momentum': 0.9}
-    """
-    if isinstance(grid, Mapping):
-        keys = list(grid)
-        for k in keys:
-            if isinstance(grid[k], str) or not isinstance(grid[k], Sequence) or not grid[k]:
-                raise ValueError(f"grid[{k!r}] must be a non-empty list of values")
-        points = [dict(zip(keys, values)) for values in itertools.product(*grid.values())]
-    else:
-        points = [dict(p) for p in grid]
-    if not points:
-        raise ValueError("grid must hold at least one point")
-    for p in points:
-        for k, v in p.items():
-            if not isinstance(k, str) or not NAME.fullmatch(k):
-                raise ValueError(
-                    f"grid: {k!r} is not a hyperparameter name (letters, digits and _)"
-                )
-            if isinstance(v, bool) or not isinstance(v, numbers.Real):
-                raise ValueError(f"grid: {k} must be a number at every point, got {v!r}")
-    names = [point_name(p) for p in points]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise ValueError(f"grid: the point {repeated[0]} appears more than once")
-    return points
-
-
-def point_name(point: Mapping[str, float]) -> str:
-    """A folder name for a grid point: ``learning_rate=0.1,b1=0.9`` (``default``: no values).
-
-    Example:
-      >>> point_name({"learning_rate": 0.1, "b1": 0.9})
-      'learning_rate=0.1,b1=0.9'
-    """
-    return ",".join(f"{k}={float(v):g}" for k, v in point.items()) or "default"
-
-
-def run_grid(
-    train,
-    n_seeds: int,
-    grid,
-    *,
-    out_dir: str | Path | None = None,
-    sweep: Sweep | None = None,
-    chunk_size: int | None = None,
-    devices=None,
-    microbatch: int | None = None,
-    **sweep_kwargs,
-) -> list[SweepResult]:
-    """:func:`run_sweep` at every point of a hyperparameter grid, all on **one** compiled
-    :class:`rnn_jax.runs.Sweep` (the hyperparameters are traced): per-seed results are those
-    of running each point alone. With ``out_dir``, point ``p`` is saved in
-    ``out_dir/<point_name(p)>/``.
-
-    Args:
-      train: from :func:`rnn_jax.make_train`.
-      n_seeds: seeds per point (the same seeds at every point: paired).
-      grid: see :func:`grid_points`; every point is checked before anything compiles.
-      out_dir: the folder holding one sweep folder per point.
-      sweep, chunk_size, devices, microbatch: as for :func:`run_sweep`.
-      **sweep_kwargs: passed to :func:`run_sweep` (``base_seed``, ``resume``, ``progress``,
-        ``processes``, ...).
-
-    Returns:
-      One :class:`SweepResult` per point, in order.
-
-    Example:
-      >>> import rnn_jax as rj, rnn_jax.runs as runs
-      >>> train = rj.make_train(rj.TrainConfig(n_train=200, epochs=2, eval_every=4, bits=3))
-      >>> rs = runs.run_grid(train, 8, {"learning_rate": [0.01, 0.1]}, progress=False,
-      ...                    microbatch=8)
-      >>> [r.hparams["learning_rate"] for r in rs]
-      [0.01, 0.1]
-    """
-    check_train(train)
-    points = grid_points(grid)
-    for p in points:  # every point checked before anything compiles
-        train.check_hparams(p)
-    check_base_seed(sweep_kwargs.get("base_seed", 0))
-    checks.check_positive_int("n_seeds", n_seeds)
-    if out_dir is not None:
-        if not isinstance(out_dir, str | Path):
-            raise TypeError(f"out_dir must be a folder's path, got {type(out_dir).__name__}")
-        processes = sweep_kwargs.get("processes") or Processes.current()
-        if processes.writer:
-            out_dir = files.real_folder(out_dir, "out_dir")
-    sweep = _engine(train, n_seeds, chunk_size, devices, microbatch, sweep)
-    results = []
-    for p in points:
-        if sweep_kwargs.get("progress", True):
-            print(f"{train.optimizer.name}: {point_name(p)}", file=sys.stderr, flush=True)
-        out = None if out_dir is None else Path(out_dir) / point_name(p)
-        results.append(
-            run_sweep(train, n_seeds, hparams=p, out_dir=out, sweep=sweep, **sweep_kwargs)
-        )
-    return results
