@@ -30,6 +30,7 @@ import platform
 import statistics
 import tempfile
 import time
+from pathlib import Path
 from typing import Annotated
 
 import jax
@@ -260,6 +261,10 @@ def main(argv=None, context=None) -> dict:
     runs.use_cpu_cores()  # one device per core: the sweep shards its seeds over them
     if args.seeds < 1 or args.numpy_seeds < 1 or args.repeats < 1:
         raise ValueError("--seeds, --numpy-seeds and --repeats must be >= 1")
+    if args.json is not None:  # checked now, not after the benchmark
+        target = Path(args.json)
+        if target.is_dir() or not target.parent.is_dir():
+            raise ValueError(f"--json {args.json} must name a file in an existing folder")
     # (a) first, before JAX starts its backends: once started, several CPU devices' thread
     # pools slow a NumPy loop in the same process down by half (33 -> 51 ms per seed here).
     np_times = [_numpy_seed(i) for i in range(args.numpy_seeds)]

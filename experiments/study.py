@@ -85,13 +85,17 @@ def reproductions(out: Path, args: Args) -> dict:
 COLUMNS = (("optimizer", "optimizer"), ("learning_rate", "lr"))
 
 
-def convergence(args: Args, out: Path, context: cli.Context) -> runs.GridResult:
-    """Every optimizer (at the registry's tuned defaults) on the same seeds: seed i has the
-    same data and initial network for every optimizer, so each is compared with the first
-    seed by seed."""
-    trains = [
+def structures(args: Args) -> list:
+    """One training run per optimizer, at the registry's tuned defaults (checked before
+    anything runs)."""
+    return [
         make_train(TrainConfig(optimizer=o, eval_every=args.eval_every)) for o in args.optimizers
     ]
+
+
+def convergence(args: Args, trains, out: Path, context: cli.Context) -> runs.GridResult:
+    """Every optimizer on the same seeds: seed i has the same data and initial network for
+    every optimizer, so each is compared with the first seed by seed."""
     return runs.run_grid(
         trains,
         args.seeds,
@@ -145,6 +149,7 @@ def main(argv=None, context=None) -> dict:
     for o in args.optimizers:
         if o not in OPTIMIZERS:
             raise ValueError(f"--optimizers: {o!r} is not one of {sorted(OPTIMIZERS)}")
+    trains = structures(args)  # every configuration checked before anything runs
     out = args.output.folder(Path("results") / "study")
     t0 = time.perf_counter()
     writer = context.processes.writer
@@ -159,7 +164,7 @@ def main(argv=None, context=None) -> dict:
         if writer:
             files.real_folder(out / "sweeps")
         repro = {} if args.skip_reproductions or not writer else reproductions(out, args)
-        grid = convergence(args, out, context)
+        grid = convergence(args, trains, out, context)
         rows = grid.summary()
         md = grid.markdown(COLUMNS)
         names = figures(grid, out, args) if writer else []

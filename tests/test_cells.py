@@ -109,3 +109,8 @@ def test_unknown_cell_name_is_a_clear_error():
 def test_init_rejects_bad_sizes(bad, key):
     with pytest.raises((ValueError, TypeError), match="hidden_size"):
         rj.cells.tanh.init(key, 2, bad)
+
+
+def test_init_refuses_what_is_not_a_key():
+    with pytest.raises(TypeError, match="key must be a jax.random key"):
+        rj.cells.tanh.init(0, 2, 3)

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +74,29 @@ def test_a_peer_failure_is_told_by_its_message_whatever_its_class(count, rc, lin
     e = ValueError("UNKNOWN: Gloo AllGather failed: [pair.cc:547] Connection closed by peer")
     code, text = cli.failure(e, cli.Context(Processes(count=count)))
     assert code == rc and text.startswith(line) and "\n" not in text, text
+
+
+class _Saved:
+    closed, path = False, "results/x"
+
+    def committed_seeds(self):
+        return 192
+
+
+def test_every_failure_is_one_line_naming_what_is_saved():
+    context = cli.Context(Processes())
+    context.processes.record(_Saved())
+    full = OSError(27, "File too large", "results/x/per_seed.csv")
+    code, line = cli.failure(full, context)
+    assert code == 2 and line == (
+        "error: results/x/per_seed.csv: File too large; 192 seeds saved in results/x"
+    )
+    bogus = RuntimeError("Unable to initialize backend 'bogus': Backend 'bogus' is not known")
+    code, line = cli.failure(bogus, context)
+    assert code == 2 and line.startswith("error: JAX cannot start: Unable to initialize")
+    code, line = cli.failure(ZeroDivisionError("x"), context)
+    assert code == 1 and "internal error (ZeroDivisionError: x); full report in" in line
+    report = line.rsplit(" ", 1)[1]
+    assert os.stat(report).st_mode & 0o077 == 0  # a private file, created for this report
+    assert "ZeroDivisionError" in Path(report).read_text()
+    os.unlink(report)

@@ -499,3 +499,18 @@ def test_help_speaks_shell_and_every_flag_has_help(script):
         if m and m.group(1) != "--help":
             helptext = m.group(4) or (lines[i + 1] if i + 1 < len(lines) else "")
             assert helptext and not helptext.startswith("(default"), (script, line)
+
+
+@pytest.mark.parametrize("script,argv,match", [
+    ("study", ["--eval-every", "0"], "eval_every must be >= 1"),
+    ("benchmark", ["--json", "{tmp}"], "--json {tmp} must name a file"),
+])  # fmt: skip
+def test_refusals_come_before_any_work(tmp_path, script, argv, match):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    r = subprocess.run([sys.executable, str(ROOT / "experiments" / f"{script}.py"), *argv,
+                        "--out" if script == "study" else "--skip-cells",
+                        *([str(tmp_path / "o")] if script == "study" else [])],
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert match.replace("{tmp}", str(tmp_path)) in r.stderr, r.stderr
+    assert not (tmp_path / "o").exists()

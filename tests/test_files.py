@@ -49,3 +49,16 @@ def test_no_pickle_anywhere(tmp_path):
     np.savez(tmp_path / "evil.npz", x=np.array([{"a": 1}], dtype=object))
     with pytest.raises(ValueError, match="pickled objects are refused"):
         files.read_npz(tmp_path / "evil.npz")
+
+
+def test_only_regular_files_are_read_and_tables_parse_by_column(tmp_path):
+    os.mkfifo(tmp_path / "fifo")  # a FIFO would block a plain open: refused, not waited on
+    with pytest.raises(files.FileError, match="is not a regular file"):
+        files.read_bytes(tmp_path / "fifo")
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(files.FileError, match="is not a regular file|cannot be read"):
+        files.read_bytes(tmp_path / "dir")
+    t = files.parse_csv(b"i,f,s\n1,0.5,x\n2,1,7\n", "t")
+    assert t["i"].dtype == np.int64 and t["f"].dtype == np.float64 and t["s"].tolist() == ["x", "7"]
+    with pytest.raises(files.FileError, match="different number of fields"):
+        files.parse_csv(b"a,b\n1\n", "t")

@@ -112,3 +112,17 @@ def test_a_commit_killed_at_any_moment_recovers(tmp_path, monkeypatch, moment):
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         ".lock", "config.json", "curves.npz", "manifest.json", "per_seed.csv",
     ]  # fmt: skip
+
+
+def test_a_reader_holding_the_lock_is_reported_as_a_reader(tmp_path):
+    with RunFolder(tmp_path, ID) as f:
+        f.commit({"a.csv": b"x\n"}, seeds=1)
+    with RunFolder.existing(tmp_path):  # a reader's shared lock
+        with pytest.raises(RunFolderError, match="is being read by another process"):
+            RunFolder(tmp_path, ID)
+    (tmp_path / ".lock").unlink()
+    os.mkfifo(tmp_path / ".lock")  # a FIFO where the lock should be: refused, not waited on
+    with pytest.raises(RunFolderError, match="is not a lock file"):
+        RunFolder(tmp_path, ID)
+    with pytest.raises(RunFolderError, match="is not a lock file"):
+        RunFolder.existing(tmp_path)

@@ -109,3 +109,9 @@ def test_a_baseline_must_match_one_point():
     train = rj.make_train(TINY)
     with pytest.raises(ValueError, match="matches 0 points"):
         runs.run_grid(train, 4, {"learning_rate": [0.1]}, baseline={"learning_rate": 7})
+
+
+def test_values_that_are_one_value_in_float32_are_refused():
+    train = rj.make_train(dataclasses.replace(TINY, dtype="float32"))
+    with pytest.raises(ValueError, match="two points are the same value in float32"):
+        runs.run_grid(train, 4, {"learning_rate": [0.1, 0.1 + 1e-10]}, progress=False)

@@ -236,3 +236,14 @@ def test_compare_to_baseline_keeps_tiny_holm_p_values():
         assert stats.format_p(r["p_holm"]) == "<1e-4"
     assert rows["good"]["p_value"] == pytest.approx(2.0**-399, rel=1e-9)  # only_a = 400
     assert rows["good"]["p_holm"] == _holm_exact([rows[k]["p_value"] for k in rows])[0]
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: stats.wilson_interval(3, 10, z=float("nan")), "z must be a finite number > 0"),
+    (lambda: stats.wilson_interval(3, 10, z=-1.96), "z must be a finite number > 0"),
+    (lambda: stats.wilson_interval(2.5, 10), "k must be a whole number"),
+    (lambda: stats.paired_difference([1, 0], [0, 1], z=0.0), "z must be a finite number > 0"),
+])  # fmt: skip
+def test_intervals_refuse_a_meaningless_z_or_count(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()

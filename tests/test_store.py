@@ -1,13 +1,16 @@
 """The store: a damaged or edited sweep folder is refused, naming the file and the rule."""
 
+import dataclasses
 import hashlib
 import json
 
 import numpy as np
 import pytest
 
+from rnn_jax import make_train, runs
 from rnn_jax.runs import CURVES, TABLE, files
 from tests.helpers import tiny_sweep
+from tests.sweep_config import TINY
 
 
 def _rewrite(out, name, data: bytes):
@@ -75,11 +78,55 @@ EDITS = [
 ]
 
 
+def _edit_config(out):
+    """The identity edited to another learning rate (a valid JSON file, manifest untouched)."""
+    config = json.loads((out / "config.json").read_text())
+    config["hparams"]["learning_rate"] = 0.3
+    (out / "config.json").write_text(json.dumps(config))
+
+
+EDITS.append(("config edited", _edit_config, "config.json does not match the checksum|another run"))
+
+
 @pytest.mark.parametrize("what,edit,match", EDITS, ids=[e[0] for e in EDITS])
-def test_resume_refuses_a_damaged_or_edited_folder(tmp_path, what, edit, match):
+def test_resume_and_readers_refuse_a_damaged_or_edited_folder(tmp_path, what, edit, match):
     out = tmp_path / "run"
     tiny_sweep(out)
     edit(out)
     with pytest.raises(ValueError, match=match) as e:
         tiny_sweep(out, resume=True)
     assert "\n" not in str(e.value)
+    # a reader validates as a resume does (a missing config.json: the folder holds no run)
+    with pytest.raises(ValueError, match=f"{match}|holds no run") as e:
+        runs.load_sweep(out)
+    assert "\n" not in str(e.value)
+
+
+def test_a_reader_refuses_a_train_of_other_settings_and_recomputes_the_summary(tmp_path):
+    out = tmp_path / "run"
+    tiny_sweep(out, 4)
+    stale = json.loads((out / "metrics.json").read_text())["summary"]
+    with pytest.raises(KeyboardInterrupt):  # growing to 8 seeds stopped after 4 more
+        tiny_sweep(out, 12, on_chunk=lambda n: _stop() if n == 8 else None)
+    loaded = runs.load_sweep(out)
+    assert stale["seeds"] == 4 and loaded.summary["seeds"] == 8 == len(loaded.table["seed"])
+    assert loaded.summary["converged"] == int(loaded.table["converged"].sum())
+    other = make_train(dataclasses.replace(TINY, optimizer="adam"))
+    with pytest.raises(ValueError, match="other settings than the train given"):
+        runs.load_sweep(out, other)
+    assert runs.load_sweep(out, make_train(TINY)).summary["seeds"] == 8
+
+
+def _stop():
+    raise KeyboardInterrupt
+
+
+def test_a_stop_before_the_last_commit_continues_on_the_first_try(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):  # every seed saved, metrics.json not yet
+        tiny_sweep(out, 8, on_chunk=lambda n: _stop() if n == 8 else None)
+    assert not (out / "metrics.json").exists()
+    result = tiny_sweep(out, 8)
+    assert result.trained == 0 and result.summary["seeds"] == 8
+    assert result.summary["seeds_per_second"] is None
+    assert json.loads((out / "metrics.json").read_text())["summary"]["seeds"] == 8

@@ -138,3 +138,10 @@ def test_seed_tasks_are_registry_entries_built_on_the_protocol():
         task = build(TINY)
         assert isinstance(task, rj.Task) and task.name == name
         assert task.hparams == {"init_scale": 1.0}
+
+
+@pytest.mark.parametrize("criterion", [float("nan"), 2.0, -0.1, "1"])
+def test_a_criterion_must_be_an_accuracy(criterion):
+    task = _first_bit_task()._replace(criterion=criterion)
+    with pytest.raises(ValueError, match="criterion must be a number in \\[0, 1\\]"):
+        rj.make_train(rj.TrainConfig(task=task, batch_size=16, epochs=20, eval_every=10))

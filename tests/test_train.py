@@ -190,6 +190,18 @@ BAD_INPUTS = [
     ("config hidden 0", lambda: TrainConfig(hidden=0), ValueError, "hidden"),
     ("config bool size", lambda: TrainConfig(epochs=True), TypeError, "epochs"),
     ("hparam name", lambda: make_train(TINY)(KEY, {"lr": 1.0}), ValueError, "hparams"),
+    (
+        "lr overflows float32",
+        lambda: make_train(TrainConfig(hparams={"learning_rate": 1e39})),
+        ValueError,
+        "learning_rate = 1e\\+39 overflows float32",
+    ),
+    (
+        "lr underflows float32",
+        lambda: make_train(TrainConfig(hparams={"learning_rate": 1e-46})),
+        ValueError,
+        "below the smallest normal float32",
+    ),
 ]
 
 

@@ -324,6 +324,30 @@ BAD_INPUTS = [
         TypeError,
         "dtype",
     ),
+    (
+        "lstm params in the tanh cell",
+        lambda: rj.unroll(rj.cells.tanh, rj.cells.lstm.init(KEY, 2, 3, jnp.float64), XS),
+        ValueError,
+        "params do not belong to the tanh cell",
+    ),
+    (
+        "complex xs",
+        lambda: rj.unroll(rj.cells.tanh, P, XS.astype(jnp.complex128)),
+        TypeError,
+        "xs must be real",
+    ),
+    (
+        "negative lengths",
+        lambda: rj.unroll(rj.cells.tanh, P, XS, lengths=jnp.array([1, 2, -1, 3])),
+        ValueError,
+        "lengths must be in \\[0, 5\\]",
+    ),
+    (
+        "lengths past the end",
+        lambda: rj.unroll(rj.cells.tanh, P, XS, lengths=jnp.array([1, 2, 6, 3])),
+        ValueError,
+        "lengths must be in \\[0, 5\\]",
+    ),
 ]
 
 

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from rnn_jax._src import checks
 from rnn_jax._src.linalg import matmul
 from rnn_jax._src.registry import Registry
 
@@ -149,6 +150,7 @@ def _check_sizes(in_size: int, hidden_size: int) -> None:
 
 def _gated_weights(key, in_size, hidden_size, gates, dtype):
     """Glorot-uniform per gate block: each (in, H) and (H, H) block has its own fans."""
+    checks.check_key("key", key)
     _check_sizes(in_size, hidden_size)
     k_x, k_h = jax.random.split(key)
     w_x = glorot_uniform(k_x, in_size, hidden_size, (in_size, gates * hidden_size), dtype)

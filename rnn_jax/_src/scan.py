@@ -13,6 +13,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from rnn_jax._src import checks
@@ -62,6 +63,15 @@ def prepare(cell: Cell, params, xs, carry0, mask, lengths, layout: str):
             f"xs has {features} features ({feature_axis} axis) but the cell's params.w_x "
             f"expects {w_x.shape[0]} (xs shape {xs.shape}, w_x shape {w_x.shape})"
         )
+    gh = cell.gates * hidden
+    if params.w_rec.shape != (hidden, gh) or w_x.ndim != 2 or w_x.shape[1] != gh:
+        raise ValueError(
+            f"params do not belong to the {cell.name} cell: it needs w_x (in, {cell.gates}*H) "
+            f"and w_rec (H, {cell.gates}*H), got w_x {tuple(w_x.shape)} and w_rec "
+            f"{tuple(params.w_rec.shape)}"
+        )
+    if jnp.issubdtype(xs.dtype, jnp.complexfloating):
+        raise TypeError(f"xs must be real, got dtype {xs.dtype}")
     if not jnp.issubdtype(xs.dtype, jnp.floating):
         xs = xs.astype(w_x.dtype)
     elif xs.dtype != w_x.dtype:
@@ -75,6 +85,13 @@ def prepare(cell: Cell, params, xs, carry0, mask, lengths, layout: str):
             raise ValueError(f"lengths must have shape (batch,) = ({batch},), got {lengths.shape}")
         if not jnp.issubdtype(lengths.dtype, jnp.integer):
             raise TypeError(f"lengths must be integers, got dtype {lengths.dtype}")
+        if not isinstance(lengths, jax.core.Tracer):  # concrete: checked here
+            bad = np.asarray(lengths)
+            if bad.size and (bad.min() < 0 or bad.max() > steps):
+                raise ValueError(
+                    f"lengths must be in [0, {steps}] (the sequence length), got values from "
+                    f"{bad.min()} to {bad.max()}"
+                )
         mask = jnp.arange(steps)[:, None] < lengths[None, :]  # (T, B)
     elif mask is not None:
         mask = jnp.asarray(mask)

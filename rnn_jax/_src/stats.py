@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import decimal
 import math
+import numbers
 from collections.abc import Mapping
 
 import numpy as np
 
 Z95 = 1.959963984540054
+
+
+def _check_count(name: str, v) -> None:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number of seeds, got {v!r}")
+
+
+def _check_z(z) -> None:
+    if isinstance(z, bool) or not isinstance(z, numbers.Real) or not (0 < z < math.inf):
+        raise ValueError(f"z must be a finite number > 0 (1.96 for 95%), got {z!r}")
 
 
 def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -18,6 +29,9 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     Unlike the normal approximation it stays inside [0, 1] and is sensible at ``k = 0`` or
     ``k = n`` (Wilson 1927; Brown, Cai & DasGupta 2001).
     """
+    _check_count("n", n)
+    _check_count("k", k)
+    _check_z(z)
     if n <= 0:
         raise ValueError(f"n must be > 0, got {n}")
     if not 0 <= k <= n:
@@ -92,6 +106,7 @@ def paired_difference(a, b, z: float = Z95) -> dict:
     >>> round(r["difference"], 4), [round(x, 4) for x in r["ci95"]], round(r["p_value"], 6)
     (-0.0621, [-0.1186, -0.0046], 0.052479)
     """
+    _check_z(z)
     a, b = _outcomes(a, "a"), _outcomes(b, "b")
     if a.shape != b.shape:
         raise ValueError(

@@ -224,6 +224,15 @@ def as_task(task, config) -> Task:
             f"task must be a name of {sorted(TASKS)} or an rnn_jax.Task; "
             f"{type(task).__name__} lacks the function(s) {missing}"
         )
+    criterion = getattr(task, "criterion", 1.0)
+    if (
+        isinstance(criterion, bool)
+        or not isinstance(criterion, int | float)
+        or not 0 <= criterion <= 1
+    ):
+        raise ValueError(
+            f"task criterion must be a number in [0, 1] (an accuracy), got {criterion!r}"
+        )
     if not isinstance(task, Task):  # any object with the protocol's attributes
         task = Task(
             *(getattr(task, name) for name in REQUIRED),

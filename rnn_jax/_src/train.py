@@ -362,6 +362,19 @@ def _check_loss(task: Task, params, xs, ts, batch_size: int) -> None:
         raise ValueError(f"task {task.name!r}: loss must return a scalar, got shape {out.shape}")
 
 
+def _check_representable(name: str, value: float, dtype) -> None:
+    """A hyperparameter is used in the run's dtype: refuses a value that overflows it or that
+    is nonzero but below its smallest normal number (XLA flushes those to zero)."""
+    info = np.finfo(dtype)
+    if abs(value) > float(info.max):
+        raise ValueError(f"{name} = {value:g} overflows {info.dtype} (largest {info.max:.3g})")
+    if value != 0 and abs(value) < float(info.tiny):
+        raise ValueError(
+            f"{name} = {value:g} is below the smallest normal {info.dtype} ({info.tiny:.3g}): "
+            "it would compute as 0"
+        )
+
+
 def _nbytes(tree) -> int:
     return sum(int(np.prod(a.shape)) * a.dtype.itemsize for a in jax.tree.leaves(tree))
 
@@ -430,6 +443,7 @@ class Train:
             rng = self.optimizer.ranges.get(k, HPARAM_RANGES.get(k, Range()))
             for x in np.ravel(np.asarray(v, dtype=float)):
                 rng.check(k, float(x))
+                _check_representable(k, float(x), self.dtype)
         return full
 
     # ------------------------------------------------------------------ the run

@@ -429,9 +429,13 @@ def failure(e: BaseException, context: Context) -> tuple[int, str]:
         )
     if isinstance(e, ValueError | TypeError | KeyError):  # bad input, named by the message
         return EXIT_USAGE, f"error: {one_line(e)}"
+    if isinstance(e, RuntimeError) and "Unable to initialize backend" in str(e):
+        return EXIT_USAGE, f"error: JAX cannot start: {one_line(e)}"
     if isinstance(e, OSError):
         where = f"{e.filename}: " if e.filename else ""
-        return EXIT_USAGE, f"error: {where}{e.strerror or one_line(e)}"
+        last = context.processes.last_saved()
+        saved = "" if last is None else f"; {last[1]} seeds saved in {last[0]}"
+        return EXIT_USAGE, f"error: {where}{e.strerror or one_line(e)}{saved}"
     if _is_out_of_memory(e):
         return EXIT_USAGE, (
             "error: out of memory; use fewer --seeds per --chunk-size, a smaller model, "

@@ -9,6 +9,7 @@ Leftover temporary files of a killed writer are removed by :func:`clean_temp_fil
 
 from __future__ import annotations
 
+import array
 import csv
 import dataclasses
 import errno
@@ -190,10 +191,11 @@ def read_bytes(path, max_bytes: int | None = None) -> bytes:
         if e.errno == errno.ELOOP:
             raise FileError(f"{path} is a symbolic link; results are read from files") from None
         raise FileError(f"{path} cannot be read ({e.strerror})") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise FileError(f"{path} is not a regular file")
     with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise FileError(f"{path} is not a regular file")
         if max_bytes is not None and st.st_size > max_bytes:
             raise FileError(
                 f"{path} is {st.st_size:,} bytes, more than the {max_bytes:,} it can hold"
@@ -216,27 +218,55 @@ def read_json(path, max_bytes: int = 1 << 22):
 
 def parse_csv(data: bytes, name: str = "table") -> dict[str, np.ndarray]:
     """CSV bytes to columns: int64 where every value is an int, float64 where every value is a
-    number, str otherwise."""
+    number, str otherwise. Read row by row into typed buffers (8 bytes a number), so a large
+    table costs about its numbers' size in memory, not a Python object per cell."""
     try:
-        rows = list(csv.reader(io.StringIO(data.decode())))
+        reader = csv.reader(io.StringIO(data.decode()))
+        names = next(reader, None)
+        if names is None:
+            raise FileError(f"{name} is empty")
+        columns = [_Column() for _ in names]
+        for row in reader:
+            if len(row) != len(names):
+                raise FileError(
+                    f"{name} has rows with a different number of fields than its header"
+                )
+            for column, text in zip(columns, row):
+                column.add(text)
     except (UnicodeDecodeError, csv.Error):
         raise FileError(f"{name} is not a valid CSV file") from None
-    if not rows:
-        raise FileError(f"{name} is empty")
-    names, body = rows[0], rows[1:]
-    if any(len(r) != len(names) for r in body):
-        raise FileError(f"{name} has rows with a different number of fields than its header")
-    out = {}
-    for j, col_name in enumerate(names):
-        col = [r[j] for r in body]
-        try:
-            out[col_name] = np.array([int(c) for c in col], dtype=np.int64)
-        except ValueError:
+    return {n: c.array() for n, c in zip(names, columns)}
+
+
+class _Column:
+    """One CSV column, kept as int64 while it can be, then float64, then strings."""
+
+    def __init__(self):
+        self.kind, self.values, self.ints = "i", array.array("q"), 0
+
+    def add(self, text: str) -> None:
+        if self.kind == "i":
             try:
-                out[col_name] = np.array([float(c) for c in col], dtype=np.float64)
+                self.values.append(int(text))
+                return
+            except (ValueError, OverflowError):
+                self.ints = len(self.values)  # the first values were ints
+                self.kind, self.values = "f", array.array("d", self.values)
+        if self.kind == "f":
+            try:
+                self.values.append(float(text))
+                return
             except ValueError:
-                out[col_name] = np.array(col, dtype=str)
-    return out
+                shown = [
+                    str(int(v)) if i < self.ints else repr(v) for i, v in enumerate(self.values)
+                ]
+                self.kind, self.values = "s", shown
+        self.values.append(text)
+
+    def array(self) -> np.ndarray:
+        if self.kind == "s":
+            return np.array(self.values, dtype=str)
+        return np.frombuffer(self.values, np.int64 if self.kind == "i" else np.float64).copy()
 
 
 def read_csv(path, max_bytes: int | None = None) -> dict[str, np.ndarray]:

@@ -188,6 +188,11 @@ class RunFolder:
             finally:
                 os.close(fd)
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                if _only_readers(lock):
+                    raise RunFolderError(
+                        f"{self.what} {self.path} is being read by another process; try again "
+                        "when it is done"
+                    ) from None
                 raise RunFolderError(
                     f"{self.what} {self.path} is being written{holder}; wait for it to finish "
                     "or choose another folder"
@@ -276,6 +281,7 @@ class RunFolder:
             and isinstance(m.get("seeds"), int)
             and m["seeds"] >= 0
             and isinstance(m.get("files"), dict)
+            and re.fullmatch(r"[0-9a-f]{64}", str(m.get("config", "0" * 64)))
             and all(
                 isinstance(k, str)
                 and re.fullmatch(r"[a-z_]+\.[a-z]+", k)
@@ -286,6 +292,12 @@ class RunFolder:
         )
         if not ok:
             raise RunFolderError(f"{path} is not a manifest rnn_jax wrote")
+        config = path.parent / CONFIG
+        if "config" in m and _sha256(files.read_bytes(config, 1 << 22)) != m["config"]:
+            raise RunFolderError(
+                f"{config} does not match the checksum its writer recorded in {MANIFEST} "
+                "(edited or damaged); refusing to use it"
+            )
         return m
 
     def _recover(self) -> None:
@@ -350,6 +362,7 @@ class RunFolder:
         manifest = {
             "format": FORMAT,
             "seeds": int(seeds),
+            "config": _sha256(files.read_bytes(self.path / CONFIG, 1 << 22)),
             "files": {**self.manifest["files"], **{n: _sha256(d) for n, d in contents.items()}},
         }
         files.atomic_write_bytes(self.path / MANIFEST, files.json_bytes(manifest))
@@ -390,6 +403,24 @@ def _named(diff: list[str]) -> str:
         "the code (rnn_jax's source)" if d.endswith("rnn_jax_source_sha256") else d for d in diff
     ]
     return ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+
+
+def _only_readers(lock: Path) -> bool:
+    """Whether the lock that refused a writer is held by readers only (a shared lock can
+    still be taken)."""
+    try:
+        fd = os.open(
+            lock, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        )
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _is_regular(fd: int) -> bool:

@@ -82,7 +82,13 @@ def point_name(point: Mapping[str, float]) -> str:
       >>> point_name({"learning_rate": 0.1, "b1": 0.9})
       'learning_rate=0.1,b1=0.9'
     """
-    return ",".join(f"{k}={float(v):g}" for k, v in point.items()) or "default"
+    return ",".join(f"{k}={_shortest(v)}" for k, v in point.items()) or "default"
+
+
+def _shortest(v) -> str:
+    """The shortest text that reads back as the same float (``0.1``, ``1e-05``, ``3``)."""
+    text = repr(float(v))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def structure_labels(trains: Sequence) -> list[dict]:
@@ -347,6 +353,13 @@ def run_grid(
     for t in trains:  # every structure at every point, checked before anything compiles
         for p in axes:
             t.check_hparams(p)
+    for t in trains:  # values distinct in float64 may be one value in the run's dtype
+        cast = [tuple((k, float(np.asarray(v, t.dtype))) for k, v in p.items()) for p in axes]
+        if len(set(cast)) < len(cast):
+            raise ValueError(
+                f"grid: two points are the same value in {t.dtype} (the run's dtype); "
+                "choose values further apart"
+            )
     check_base_seed(sweep_kwargs.get("base_seed", 0))
     checks.check_positive_int("n_seeds", n_seeds)
     labels = structure_labels(trains)
