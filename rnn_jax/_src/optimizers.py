@@ -75,6 +75,9 @@ class Optimizer(NamedTuple):
         exact gradients), for as many updates as minibatch training would take.
       ranges: allowed values of hyperparameters not in :data:`HPARAM_RANGES` (or stricter).
       name: a label for tables and a run's identity.
+      identity: what tells this optimizer apart in a saved run's identity, when its factory
+        captures something rnn_jax cannot describe by value (otherwise a fingerprint of its
+        code and captures is recorded).
 
     Example:
       >>> import optax, rnn_jax as rj
@@ -94,6 +97,7 @@ class Optimizer(NamedTuple):
     full_batch: bool = False
     ranges: Mapping[str, Range] = {}
     name: str = "custom"
+    identity: Any = None
 
 
 def _rprop(variant: str) -> Optimizer:

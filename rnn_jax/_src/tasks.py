@@ -52,6 +52,10 @@ class Task(NamedTuple):
         ``n``): it must keep the leading axes. Default: the identity.
       criterion: a run has converged when its final accuracy is ``>= criterion``.
       name: a label for tables and a run's identity.
+      identity: what tells this task apart in a saved run's identity, when its functions
+        capture something rnn_jax cannot describe by value (otherwise a fingerprint of their
+        code and of everything they capture is recorded); change it whenever the task would
+        compute other numbers.
 
     Example:
       >>> import jax, jax.numpy as jnp, rnn_jax as rj
@@ -86,6 +90,7 @@ class Task(NamedTuple):
     layout: Callable[[Array, Array], tuple[Array, Array]] = same_layout
     criterion: float = 1.0
     name: str = "custom"
+    identity: Any = None
 
 
 INIT_SCALE = {"init_scale": 1.0}
@@ -188,6 +193,17 @@ TASKS: Registry[Callable[[Any], Task]] = Registry(
     },
 )
 
+#: The fields of a TrainConfig that size the seed tasks; a task reads only some of them
+#: (:data:`USES`), and a task object or factory none: a run records only those it used.
+SIZES = ("cell", "hidden", "n_train", "bits", "length", "n_test", "backward", "scan_unroll")
+
+#: The :data:`SIZES` each seed task reads.
+USES = {
+    "binary_addition": ("cell", "hidden", "n_train", "bits", "backward", "scan_unroll"),
+    "counting_ones": ("n_train", "length", "n_test", "backward", "scan_unroll"),
+    "next_number": ("hidden", "n_train", "length", "n_test", "backward", "scan_unroll"),
+}
+
 #: What a task must provide, for the error a user task without one gets.
 REQUIRED = ("init", "data", "test_data", "loss", "accuracy")
 
@@ -240,5 +256,6 @@ def as_task(task, config) -> Task:
             layout=getattr(task, "layout", same_layout),
             criterion=getattr(task, "criterion", 1.0),
             name=getattr(task, "name", type(task).__name__),
+            identity=getattr(task, "identity", None),
         )
     return task

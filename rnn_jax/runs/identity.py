@@ -1,6 +1,8 @@
 """A run's identity: everything that decides its numbers (settings and environment), built
 in one place."""
 
+from rnn_jax._src.runs.fingerprint import UnfingerprintableError as UnfingerprintableError
+from rnn_jax._src.runs.fingerprint import fingerprint as fingerprint
 from rnn_jax._src.runs.identity import NOT_IDENTITY as NOT_IDENTITY
 from rnn_jax._src.runs.identity import describe as describe
 from rnn_jax._src.runs.identity import differences as differences
@@ -12,9 +14,11 @@ from rnn_jax._src.runs.identity import train_identity as train_identity
 
 __all__ = [
     "NOT_IDENTITY",
+    "UnfingerprintableError",
     "describe",
     "differences",
     "environment",
+    "fingerprint",
     "script_identity",
     "source_hash",
     "sweep_identity",

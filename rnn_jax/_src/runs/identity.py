@@ -26,6 +26,8 @@ import numpy as np
 
 from rnn_jax._src import imports
 from rnn_jax._src.runs import files
+from rnn_jax._src.runs.fingerprint import UnfingerprintableError, fingerprint
+from rnn_jax._src.tasks import SIZES, USES
 
 
 @functools.cache
@@ -80,50 +82,58 @@ def environment() -> dict:
     }
 
 
-def describe(obj) -> str | dict:
-    """A task or optimizer as its identity: a name stays a name; an object is
-    ``{"name", "code"}``, ``code`` a SHA-256 (16 hex digits) of the bytecode and constants of
-    every function it holds."""
+def describe(obj, kind: str = "object") -> str | dict:
+    """A task or optimizer as its identity: a name stays a name; an object is ``{"name",
+    "fingerprint"}``, the SHA-256 of its code and of everything it captures
+    (:func:`rnn_jax.runs.identity.fingerprint`), or ``{"name", "identity"}`` when it
+    carries an explicit ``identity`` of its own.
+
+    Raises:
+      ValueError: one line, when the object captures something that cannot be described (the
+        run cannot be saved under an identity that would not tell it apart): give the object
+        an ``identity``.
+    """
     if isinstance(obj, str):
         return obj
-    digest = hashlib.sha256()
-
-    def visit(x):
-        code = getattr(x, "__code__", None)
-        if code is not None:
-            digest.update(code.co_code)
-            digest.update(repr(code.co_consts).encode())
-        elif isinstance(x, tuple | list):
-            for y in x:
-                visit(y)
-        elif isinstance(x, Mapping):
-            for k in sorted(x):
-                digest.update(repr((k, x[k] if not callable(x[k]) else None)).encode())
-                visit(x[k])
-
-    visit(obj)
-    return {
-        "name": getattr(obj, "name", getattr(obj, "__name__", type(obj).__name__)),
-        "code": digest.hexdigest()[:16],
-    }
+    name = getattr(obj, "name", getattr(obj, "__name__", type(obj).__name__))
+    explicit = getattr(obj, "identity", None)
+    if explicit is not None:
+        return {"name": name, "identity": files.to_jsonable(explicit)}
+    try:
+        return {"name": name, "fingerprint": fingerprint(obj, f"the {kind} {name!r}")}
+    except UnfingerprintableError as e:
+        raise ValueError(
+            f"cannot save or resume this run: {e}; give the {kind} an explicit identity "
+            f'(e.g. {kind}=...(..., identity="{name} v1")) that changes whenever its numbers '
+            "would"
+        ) from None
 
 
-def _named_by(spec) -> str | dict:
+def _named_by(spec, kind: str) -> str | dict:
     """A task or optimizer as its identity: an import string of a user's module with the
     SHA-256 of that module's source (editing the module changes the run); anything else
     through :func:`describe`."""
     if imports.is_import_string(spec) and not spec.startswith("optax:"):
         return {"import": spec, "source_sha256": imports.source_of(spec)}
-    return describe(spec)
+    return describe(spec, kind)
 
 
 def train_identity(train) -> dict:
-    """The settings of a :func:`rnn_jax.make_train` run: its configuration, with the task and
-    the optimizer described (:func:`describe`; an import string with its module's source
-    hash), and the dtype it really uses."""
+    """The settings of a :func:`rnn_jax.make_train` run: its configuration (only the fields
+    its task reads: a seed task its sizes, a task object or factory none of them), with the
+    task and the optimizer described (:func:`describe`; an import string with its module's
+    source hash), and the dtype it really uses."""
     config = train.config
+    task = config.task
+    named = isinstance(task, str) and not imports.is_import_string(task)
+    unused = [k for k in SIZES if not named or k not in USES.get(task, SIZES)]
+    if not imports.is_import_string(task):
+        unused.append("task_args")
     out = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
-    out["task"], out["optimizer"] = _named_by(config.task), _named_by(config.optimizer)
+    for k in unused:  # a run records only the settings it used
+        del out[k]
+    out["task"] = _named_by(config.task, "task")
+    out["optimizer"] = _named_by(config.optimizer, "optimizer")
     out["hparams"] = dict(config.hparams)
     out["dtype"] = str(train.dtype)
     return files.to_jsonable(out)
