@@ -1,8 +1,8 @@
 """Runs a small sweep in a subprocess (for the device-count, kill/resume, interrupt and
 multi-process tests), as a script: one line per error (``rnn_jax.cli.script``).
 
-Usage: python tests/sweep_worker.py OUT_DIR N_SEEDS CHUNK
-                                     [--signal-at AT SIGNAL] [--processes HOST:PORT N I]
+Usage: python tests/sweep_worker.py OUT_DIR N_SEEDS CHUNK [--signal-at AT SIGNAL]
+                                     [--pause-at AT FIFO] [--processes HOST:PORT N I]
 
 The same command again continues (or reuses) the run in OUT_DIR.
 
@@ -10,6 +10,7 @@ The same command again continues (or reuses) the run in OUT_DIR.
 (``start``: the folder is open and nothing is compiled yet; an integer ``k``: right after the
 commit that saved ``k`` seeds) the process sends itself ``SIGNAL`` (``INT``, ``TERM``,
 ``KILL``) and then blocks, so the signal's own handling is the only way the run ends.
+``--pause-at AT FIFO`` stops there until the test writes to (and closes) the FIFO.
 """
 
 import os
@@ -43,12 +44,26 @@ def main(argv, context=None):
         i = argv.index("--processes")
         address, count, index = argv[i + 1], int(argv[i + 2]), int(argv[i + 3])
         context.processes = Processes.join(
-            address, count, index, heartbeat_timeout_s=5, initialization_timeout_s=20
+            address,
+            count,
+            index,
+            heartbeat_timeout_s=5,
+            initialization_timeout_s=20,
+            join_timeout_s=int(os.environ.get("JOIN_TIMEOUT", "30")),
         )
     on_start = on_chunk = None
     if "--signal-at" in argv:
         i = argv.index("--signal-at")
         on_start, on_chunk = _stop_at(argv[i + 1], argv[i + 2])
+    if "--pause-at" in argv:
+        i = argv.index("--pause-at")
+        at, fifo = argv[i + 1], argv[i + 2]
+
+        def on_chunk(done):
+            if str(done) == at:
+                with open(fifo) as f:  # blocks until the test opens, writes and closes it
+                    f.read()
+
     run_sweep(
         make_train(TINY),
         n,

@@ -37,7 +37,7 @@ from typing import Annotated
 from rnn_jax._src import imports
 from rnn_jax._src.cells import CELLS
 from rnn_jax._src.optimizers import OPTIMIZERS
-from rnn_jax._src.runs import cache, files
+from rnn_jax._src.runs import cache, files, supervisor
 from rnn_jax._src.runs.folder import RunFolder
 from rnn_jax._src.runs.identity import script_identity
 from rnn_jax._src.runs.processes import Processes, ProcessesDisagree
@@ -130,6 +130,9 @@ class ProcessFlags:
     heartbeat_timeout: Annotated[
         int, flag("seconds after which a silent process counts as dead.", "SECONDS")
     ] = 30
+    join_timeout: Annotated[
+        int, flag("seconds the processes wait for each other at the start.", "SECONDS")
+    ] = 60
 
 
 def _names(registry) -> str:
@@ -284,8 +287,27 @@ def start(config_cls, argv=None, doc: str | None = None, context: Context | None
                 value.num_processes,
                 value.process_id,
                 heartbeat_timeout_s=value.heartbeat_timeout,
+                settings=_settings(args),
+                join_timeout_s=value.join_timeout,
             )
     return args, context
+
+
+def _settings(args) -> dict:
+    """What every process of a run must have been given: the script's arguments (less where
+    each one prints and saves, and its place among the processes), the code and the library
+    versions."""
+    import jax
+    import jaxlib
+    import optax
+
+    from rnn_jax._src.runs.identity import source_hash
+
+    fields = files.to_jsonable(args)
+    for key in ("output", "progress", "compile_cache", "processes"):
+        fields.pop(key, None)
+    code = {"rnn_jax": source_hash(), "jax": jax.__version__, "jaxlib": jaxlib.__version__}
+    return {"args": fields, "code": {**code, "optax": optax.__version__}}
 
 
 def _one_line_tyro(message: str) -> str:
@@ -454,8 +476,11 @@ def script(main: Callable[..., object]) -> None:
     Exit statuses: 0 done; 2 bad input (arguments, files, folders, memory limits, processes
     given different settings); 130/143 interrupted; 3 another process of a multi-process run
     stopped; 1 an unexpected internal error, whose full report goes to a file named in the
-    one line.
+    one line. A command that names several processes runs under a supervisor process, so
+    that a native abort of JAX's runtime is one line too (docs/guarantees.md).
     """
+    if supervisor.wanted(sys.argv[1:]):  # several processes: JAX may abort natively
+        raise SystemExit(supervisor.supervise(sys.argv))
     context = Context()
     install_interrupts(context)
     try:

@@ -20,11 +20,11 @@ import hashlib
 import json
 import os
 import re
-import socket
 
 import numpy as np
 
 from rnn_jax._src import checks
+from rnn_jax._src.runs import files, rendezvous
 from rnn_jax._src.runs.identity import differences
 
 #: Environment variables that mean a cluster launcher started this process among several
@@ -74,21 +74,6 @@ def _parse_address(address: str) -> tuple[str, int]:
     if m is None or not 1 <= int(m.group(2)) <= 65535:
         raise ValueError(f"--coordinator must be HOST:PORT (port 1-65535), got {address!r}")
     return m.group(1), int(m.group(2))
-
-
-def _check_port_free(port: int) -> None:
-    """Process 0 hosts the coordinator on ``port``; a port in use would crash JAX's service
-    (a segmentation fault in gRPC), so it is refused first."""
-    try:
-        if socket.has_dualstack_ipv6():
-            server = socket.create_server(("", port), family=socket.AF_INET6, dualstack_ipv6=True)
-        else:
-            server = socket.create_server(("", port))
-        server.close()
-    except OSError:
-        raise ValueError(
-            f"--coordinator port {port} is in use on this host; choose a free port"
-        ) from None
 
 
 def _launched_by_cluster() -> bool:
@@ -160,6 +145,8 @@ class Processes:
         *,
         heartbeat_timeout_s: int = 30,
         initialization_timeout_s: int = 120,
+        settings: dict | None = None,
+        join_timeout_s: int = 60,
     ) -> Processes:
         """Joins this process to a multi-process run and returns its place in it.
 
@@ -169,10 +156,13 @@ class Processes:
         ``JAX_NUM_PROCESSES`` / ``JAX_PROCESS_ID``) is detected by
         ``jax.distributed.initialize()``; without one, nothing happens (one process).
 
-        Call it before any JAX computation. Every process must be given the same
-        ``num_processes`` (checked: a difference stops every process with one line). A
-        process that dies, or stops answering, is noticed by the coordinator within
-        ``heartbeat_timeout_s``; the others then stop.
+        Call it before any JAX computation. Given explicitly, the processes first meet at
+        ``coordinator`` (before JAX connects them): every one must bring the same
+        ``num_processes`` and ``settings``, every one must come within ``join_timeout_s``,
+        and JAX's coordinator then gets a fresh port that no stray process of another run can
+        reach; anything else stops every process with the same one line. A process that dies,
+        or stops answering, is noticed by the coordinator within ``heartbeat_timeout_s``; the
+        others then stop.
 
         Args:
           coordinator: ``HOST:PORT``; process 0 listens there, the others connect to it.
@@ -180,7 +170,10 @@ class Processes:
           process_id: this process, in ``[0, num_processes)``.
           heartbeat_timeout_s: seconds without a heartbeat after which a process counts as
             dead.
-          initialization_timeout_s: seconds to wait for every process to connect.
+          initialization_timeout_s: seconds JAX waits for every process to connect.
+          settings: what every process must agree on (JSON values: a script's arguments);
+            checked before JAX starts.
+          join_timeout_s: seconds process 0 waits for the others to meet it (and they for it).
 
         Returns:
           The :class:`Processes` value to pass to :func:`rnn_jax.runs.run_sweep`.
@@ -210,10 +203,18 @@ class Processes:
             host, port = _parse_address(coordinator)
             if num_processes == 1:
                 return cls()
+            if jax.distributed.is_initialized():
+                raise RuntimeError("this process has already joined a multi-process run")
+            checks.check_positive_int("join_timeout_s", join_timeout_s)
+            mine = files.to_jsonable(settings or {})
             if process_id == 0:
-                _check_port_free(port)
+                jax_port = rendezvous.host(port, num_processes, mine, join_timeout_s)
+            else:
+                jax_port = rendezvous.join(
+                    (host, port), process_id, num_processes, mine, join_timeout_s
+                )
             kwargs = dict(
-                coordinator_address=f"{host}:{port}",
+                coordinator_address=f"{host}:{jax_port}",
                 num_processes=num_processes,
                 process_id=process_id,
             )
@@ -233,10 +234,7 @@ class Processes:
             text = " ".join(str(e).split())[:300]
             where = kwargs.get("coordinator_address", "the cluster's coordinator")
             raise ValueError(f"cannot join the run coordinated at {where}: {text}") from None
-        processes = cls.current()
-        if kwargs:
-            processes.agree({"num_processes": num_processes}, what="--num-processes")
-        return processes
+        return cls.current()
 
     # ------------------------------------------------------------------ agreement
 

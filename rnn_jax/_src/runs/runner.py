@@ -232,6 +232,9 @@ def run_sweep(
     bar = Progress(n_seeds, progress)
     folder, start, saved, metrics = _open(out_dir, identity, overwrite, n_seeds, processes)
     try:
+        # every process proves it runs this very sweep before any work is shared
+        agreed = {"identity": identity, "n_seeds": n_seeds, "chunk_size": sweep.chunk_size}
+        processes.agree(agreed, what="settings for this sweep")
         start, saved = _share_start(processes, start, saved)
         if start:
             table, curves = saved
