@@ -65,6 +65,7 @@ def main(argv=None, context=None) -> list[dict]:
                 out_dir=out / "sweeps" / f"h{cfg.hidden}_e{cfg.epochs}",
                 overwrite=args.output.overwrite,
                 processes=context.processes,
+                cache=context.cache,
                 progress=args.progress,
             )
             row = stats.table_row(r.summary, hidden=cfg.hidden, updates=train.steps)

@@ -110,6 +110,7 @@ def sweep_one(args: Args, out: Path, context: cli.Context) -> dict:
         overwrite=args.output.overwrite,
         progress=args.progress,
         processes=context.processes,
+        cache=context.cache,
     )
     drawn = all((out / name).is_file() for name in ("loss.png", "ecdf.png"))
     if context.processes.writer and not (drawn and not result.trained):
@@ -156,6 +157,7 @@ def grid(args: Args, out: Path, context: cli.Context) -> list[dict]:
             overwrite=args.output.overwrite,
             progress=args.progress,
             processes=context.processes,
+            cache=context.cache,
         )
         runs.save_grid(result, folder, f"{structures[0].task.name}, {args.seeds} seeds")
     print(result.markdown())

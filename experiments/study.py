@@ -106,6 +106,7 @@ def convergence(args: Args, trains, out: Path, context: cli.Context) -> runs.Gri
         overwrite=args.output.overwrite,
         progress=args.progress,
         processes=context.processes,
+        cache=context.cache,
     )
 
 

@@ -61,12 +61,13 @@ def main(argv=None, context=None) -> dict:
     if args.numpy_seeds < 1 or args.sweep_seeds < 1:
         raise ValueError("--numpy-seeds and --sweep-seeds must be >= 1")
     out = args.output.folder(Path("results") / "validate_seed002" / "default")
-    metrics = cli.reuse_or_run(out, "validate_seed002", args, context, lambda: run(args, out))
+    compute = lambda: run(args, out, context)  # noqa: E731
+    metrics = cli.reuse_or_run(out, "validate_seed002", args, context, compute)
     report(metrics, args, out)
     return metrics
 
 
-def run(args: Args, out: Path) -> dict:
+def run(args: Args, out: Path, context: cli.Context) -> dict:
     k_np, sec_np = numpy_rate(args.numpy_seeds, args.seed, args.overlapping, args.progress)
     sweep = runs.run_sweep(
         make_train(TrainConfig()),
@@ -75,6 +76,7 @@ def run(args: Args, out: Path) -> dict:
         out_dir=out / "sweep",
         overwrite=args.output.overwrite,
         progress=args.progress,
+        cache=context.cache,
     )
     s = sweep.summary
     lo, hi = stats.wilson_interval(k_np, args.numpy_seeds)

@@ -9,6 +9,7 @@ decides a run's numbers), :mod:`rnn_jax.runs.plots` (figures) and :mod:`rnn_jax.
 """
 
 from rnn_jax._src.runs.cache import CACHE_ENV as CACHE_ENV
+from rnn_jax._src.runs.cache import ExecutableCache as ExecutableCache
 from rnn_jax._src.runs.cache import use_compilation_cache as use_compilation_cache
 from rnn_jax._src.runs.engine import DEFAULT_MICROBATCH as DEFAULT_MICROBATCH
 from rnn_jax._src.runs.engine import Sweep as Sweep
@@ -42,6 +43,7 @@ __all__ = [
     "CURVES",
     "CURVE_FIELDS",
     "DEFAULT_MICROBATCH",
+    "ExecutableCache",
     "GridResult",
     "METRICS",
     "Processes",

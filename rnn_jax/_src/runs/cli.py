@@ -237,11 +237,11 @@ def _fmt(hparams) -> str:
 
 @dataclasses.dataclass
 class Context:
-    """What :func:`start` set up for a script: this process's place in the run and the
-    compilation cache folder (``None``: off)."""
+    """What :func:`start` set up for a script: this process's place in the run and the cache
+    of compiled sweeps (``None``: off)."""
 
     processes: Processes = dataclasses.field(default_factory=Processes)
-    cache_folder: Path | None = None
+    cache: cache.ExecutableCache | None = None
 
 
 def parse(config_cls, argv: Sequence[str] | None = None, description: str | None = None):
@@ -278,7 +278,8 @@ def start(config_cls, argv=None, doc: str | None = None, context: Context | None
             raise SystemExit(0)
         if isinstance(value, CompileCache):
             folder, given = value.folder()
-            context.cache_folder = cache.use_compilation_cache(folder, given=given)
+            folder = cache.usable_folder(folder, given=given)
+            context.cache = None if folder is None else cache.ExecutableCache(folder)
         if isinstance(value, ProcessFlags):
             if value.heartbeat_timeout < 1:
                 raise ValueError("--heartbeat-timeout must be >= 1 second")

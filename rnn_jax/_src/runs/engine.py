@@ -170,10 +170,17 @@ class Sweep:
       chunk_size: seeds per call; rounded up to a multiple of ``microbatch x devices``.
       devices: defaults to ``jax.devices()``.
       microbatch: seeds per ``vmap`` (see the module docstring); part of a sweep's identity.
+      cache: a :class:`rnn_jax.runs.ExecutableCache`: the compiled chunk is loaded from it
+        (verified) when it holds this very program, and stored in it when compiled.
     """
 
     def __init__(
-        self, train: Train, chunk_size: int, devices=None, microbatch: int = DEFAULT_MICROBATCH
+        self,
+        train: Train,
+        chunk_size: int,
+        devices=None,
+        microbatch: int = DEFAULT_MICROBATCH,
+        cache=None,
     ):
         check_train(train)
         checks.check_positive_int("chunk_size", chunk_size)
@@ -183,6 +190,8 @@ class Sweep:
         unit = microbatch * len(self.devices)
         self.microbatch = microbatch
         self.chunk_size = -(-chunk_size // unit) * unit
+        self.cache = cache
+        self._compiled, self._loaded = None, False
         self.mesh = Mesh(np.array(self.devices), ("seeds",))
         spec = PartitionSpec("seeds")
         self.sharding = NamedSharding(self.mesh, spec)
@@ -222,13 +231,62 @@ class Sweep:
         full = self.train.check_hparams(hparams or {})
         return {k: np.asarray(v, self.train.dtype) for k, v in full.items()}
 
+    def cache_key(self) -> dict | None:
+        """Everything the compiled chunk depends on: the training run (its task and optimizer
+        fingerprinted), the hyperparameters' names and dtype, the chunking, the devices and the
+        environment (code, versions, CPU, ``XLA_FLAGS``); ``None`` when the training run
+        cannot be described (then it is never cached)."""
+        from rnn_jax._src.runs import identity
+
+        train = self.train
+        try:
+            settings = identity.train_identity(train)
+            task = identity.describe(train.task, "task")
+            optimizer = identity.describe(train.optimizer, "optimizer")
+        except ValueError:
+            return None
+        return {
+            "train": settings,
+            "task": task,
+            "optimizer": optimizer,
+            "hparams": sorted(train.hparams),
+            "dtype": str(train.dtype),
+            "chunk_size": self.chunk_size,
+            "microbatch": self.microbatch,
+            "devices": [[d.id, d.platform, d.device_kind, d.process_index] for d in self.devices],
+            "processes": jax.process_count(),
+            "environment": identity.environment(),
+            "platform_version": self.devices[0].client.platform_version,
+            "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        }
+
+    def _executable(self, keys, hp, reload: bool = True) -> jax.stages.Compiled:
+        """The chunk's program: loaded from the cache (verified) or compiled (and stored)."""
+        if self._compiled is None:
+            key = self.cache_key() if self.cache is not None else None
+            self._loaded = False
+            if key is not None and reload:
+                in_tree = jax.tree.structure(((keys, hp), {}))
+                out_tree = jax.tree.structure({f: 0 for f in OUTCOME_FIELDS})
+                self._compiled = self.cache.load(key, in_tree, out_tree, self.devices)
+                self._loaded = self._compiled is not None
+            if self._compiled is None:
+                lowered = self._run.trace(keys, hp).lower()
+                if key is None:
+                    self._compiled = lowered.compile()
+                else:  # compiled afresh: a program JAX loaded from its own cache serializes
+                    # without its code on CPU, and would fail when loaded back
+                    self._compiled = _without_jax_cache(lowered.compile)
+                    self.cache.store(key, self._compiled)
+        return self._compiled
+
     def compile(self, hparams: Mapping[str, Any] | None = None) -> jax.stages.Compiled:
-        """Traces, lowers and compiles one chunk ahead of time, as the first call does (with
-        the persistent compilation cache on, a rerun loads it instead). The result's
-        ``memory_analysis()`` and ``cost_analysis()`` describe the executable."""
+        """Traces, lowers and compiles one chunk ahead of time, as the first call does (or
+        loads it from the cache). The result's ``memory_analysis()`` and ``cost_analysis()``
+        describe the executable."""
         with self.train.precision():
             keys = self._global_keys(seed_keys(0, np.arange(1)))
-            return self._run.trace(keys, self._hparams(hparams)).lower().compile()
+            return self._executable(keys, self._hparams(hparams))
 
     def memory_bytes(self, hparams: Mapping[str, Any] | None = None) -> int | None:
         """Bytes XLA reserves to run one chunk: :func:`executable_bytes` of :meth:`compile`
@@ -248,9 +306,28 @@ class Sweep:
         n = key_data.shape[0]
         hp = self._hparams(hparams)
         with self.train.precision():
-            out = self._run(self._global_keys(key_data), hp)
+            keys = self._global_keys(key_data)
+            try:
+                out = self._executable(keys, hp)(keys, hp)
+            except jax.errors.JaxRuntimeError as e:
+                if not self._loaded:
+                    raise
+                # a loaded program that cannot run (its code incomplete): compile it afresh
+                self.cache.discard(self.cache_key(), " ".join(str(e).split())[:120])
+                self._compiled = None
+                out = self._executable(keys, hp, reload=False)(keys, hp)
             if jax.process_count() > 1:
                 from jax.experimental import multihost_utils
 
                 out = multihost_utils.process_allgather(out, tiled=True)
             return {k: np.asarray(v)[:n] for k, v in out.items()}
+
+
+def _without_jax_cache(compile_fn):
+    """``compile_fn()`` with JAX's own persistent cache off for its duration."""
+    was = jax.config.jax_enable_compilation_cache
+    jax.config.update("jax_enable_compilation_cache", False)
+    try:
+        return compile_fn()
+    finally:
+        jax.config.update("jax_enable_compilation_cache", was)

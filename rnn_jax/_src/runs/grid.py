@@ -308,6 +308,7 @@ def run_grid(
     chunk_size: int | None = None,
     devices=None,
     microbatch: int | None = None,
+    cache=None,
     **sweep_kwargs,
 ) -> GridResult:
     """Runs every structure at every point of a hyperparameter grid, on the same seeds.
@@ -327,7 +328,7 @@ def run_grid(
       out_dir: where the sweeps are saved: ``out_dir/<structure>/<point>/`` (no structure
         level for one structure, no point level without a grid).
       sweep: a compiled :class:`rnn_jax.runs.Sweep` of ``train`` (one structure only).
-      chunk_size, devices, microbatch: as for :func:`rnn_jax.runs.run_sweep`.
+      chunk_size, devices, microbatch, cache: as for :func:`rnn_jax.runs.run_sweep`.
       **sweep_kwargs: passed to :func:`rnn_jax.runs.run_sweep` (``base_seed``,
         ``overwrite``, ``progress``, ``processes``, ...).
 
@@ -374,7 +375,7 @@ def run_grid(
             out_dir = files.real_folder(out_dir, "out_dir")
     sweeps = []
     for t, name in zip(trains, names):
-        compiled = _engine(t, n_seeds, chunk_size, devices, microbatch, sweep)
+        compiled = _engine(t, n_seeds, chunk_size, devices, microbatch, sweep, cache)
         for p in axes:
             if sweep_kwargs.get("progress", True):
                 print(f"{name or t.optimizer.name}: {point_name(p)}", file=sys.stderr, flush=True)

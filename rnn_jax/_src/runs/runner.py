@@ -62,7 +62,7 @@ class _Rows:
         return store.curves_from(table["seed"], stack(self.loss), stack(self.accuracy), self.facts)
 
 
-def _engine(train, n_seeds, chunk_size, devices, microbatch, sweep) -> Sweep:
+def _engine(train, n_seeds, chunk_size, devices, microbatch, sweep, cache=None) -> Sweep:
     """The compiled sweep to run: ``sweep`` when given (its chunking must not contradict the
     arguments), else a new one, once sizes are checked."""
     if sweep is not None:
@@ -86,7 +86,7 @@ def _engine(train, n_seeds, chunk_size, devices, microbatch, sweep) -> Sweep:
     if devices is not None and not list(devices):
         raise ValueError("devices must hold at least one device")
     check_sizes(train, n_seeds, chunk_size, microbatch, devices)
-    return Sweep(train, min(chunk_size, n_seeds), devices, microbatch)
+    return Sweep(train, min(chunk_size, n_seeds), devices, microbatch, cache)
 
 
 def _open(out_dir, identity, overwrite, n_seeds, processes):
@@ -175,6 +175,7 @@ def run_sweep(
     microbatch: int | None = None,
     sweep: Sweep | None = None,
     processes: Processes | None = None,
+    cache=None,
     on_start: Callable[[int], None] | None = None,
     on_chunk: Callable[[int], None] | None = None,
 ) -> SweepResult:
@@ -202,6 +203,8 @@ def run_sweep(
         does); ``chunk_size``, ``devices`` and ``microbatch`` may be left out or must agree.
       processes: this process's place in a multi-process run (:class:`rnn_jax.runs.Processes`;
         default: what JAX's runtime says). Only process 0 reads and writes ``out_dir``.
+      cache: an :class:`rnn_jax.runs.ExecutableCache` to load the compiled chunk from (and
+        store it in); ignored with ``sweep``.
       on_start: called with the number of seeds already saved once the folder is open,
         just before the first chunk compiles (not called when nothing is left to run).
       on_chunk: called with the number of seeds saved after every chunk.
@@ -226,15 +229,19 @@ def run_sweep(
         raise TypeError(f"out_dir must be a folder's path, got {type(out_dir).__name__}")
     processes = Processes.current() if processes is None else processes
     hp = {k: float(v) for k, v in sorted(train.check_hparams(hparams or {}).items())}
-    sweep = _engine(train, n_seeds, chunk_size, devices, microbatch, sweep)
-    identity = store.identity_of(train, base_seed, sweep.microbatch, hp)
-    rows = _Rows(store.table_columns(hp), identity["outcomes"])
+    sweep = _engine(train, n_seeds, chunk_size, devices, microbatch, sweep, cache)
+    # the identity is needed to save a run or to agree with other processes on it (a task
+    # that cannot be described can still train, unsaved)
+    shared = out_dir is not None or processes.count > 1
+    identity = store.identity_of(train, base_seed, sweep.microbatch, hp) if shared else None
+    rows = _Rows(store.table_columns(hp), store.outcome_facts(train))
     bar = Progress(n_seeds, progress)
     folder, start, saved, metrics = _open(out_dir, identity, overwrite, n_seeds, processes)
     try:
         # every process proves it runs this very sweep before any work is shared
-        agreed = {"identity": identity, "n_seeds": n_seeds, "chunk_size": sweep.chunk_size}
-        processes.agree(agreed, what="settings for this sweep")
+        if processes.count > 1:
+            agreed = {"identity": identity, "n_seeds": n_seeds, "chunk_size": sweep.chunk_size}
+            processes.agree(agreed, what="settings for this sweep")
         start, saved = _share_start(processes, start, saved)
         if start:
             table, curves = saved
