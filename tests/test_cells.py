@@ -114,3 +114,38 @@ def test_init_rejects_bad_sizes(bad, key):
 def test_init_refuses_what_is_not_a_key():
     with pytest.raises(TypeError, match="key must be a jax.random key"):
         rj.cells.tanh.init(0, 2, 3)
+
+
+@pytest.mark.parametrize("name", ["tanh", "lstm", "gru"])
+def test_init_schemes(name, key):
+    cell, h = rj.cells.CELLS[name], 16
+    bound = 1 / np.sqrt(h)
+    torch = cell.init(key, 5, h, jnp.float64, scheme="pytorch")
+    weights = [np.asarray(torch.w_x), np.asarray(torch.w_rec)]
+    for w in weights:  # PyTorch: every weight U(-1/sqrt(H), 1/sqrt(H))
+        assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
+    b = np.asarray(torch.b)  # the input-side and recurrent-side biases added: +-2/sqrt(H)
+    assert np.abs(b).max() <= 2 * bound and np.abs(b).max() > bound
+    ortho = cell.init(key, 5, h, jnp.float64, scheme="orthogonal")
+    for g in range(cell.gates):
+        block = np.asarray(ortho.w_rec)[:, g * h : (g + 1) * h]
+        np.testing.assert_allclose(block.T @ block, np.eye(h), atol=1e-6)
+    assert not np.any(np.asarray(ortho.b))
+    glorot = cell.init(key, 5, h, jnp.float64)
+    np.testing.assert_array_equal(glorot.w_x, ortho.w_x)  # same input weights, same keys
+    with pytest.raises(ValueError, match="init scheme must be one of"):
+        cell.init(key, 5, h, scheme="he")
+
+
+@pytest.mark.parametrize("scheme", ["glorot", "pytorch", "orthogonal"])
+def test_float32_and_float64_runs_of_a_seed_start_from_the_same_network(scheme, key):
+    for name in ("tanh", "gru"):
+        p32 = rj.cells.CELLS[name].init(key, 3, 4, jnp.float32, scheme=scheme)
+        p64 = rj.cells.CELLS[name].init(key, 3, 4, jnp.float64, scheme=scheme)
+        for a, b in zip(jax.tree.leaves(p32), jax.tree.leaves(p64)):
+            assert b.dtype == jnp.float64
+            np.testing.assert_array_equal(np.asarray(a, np.float64), np.asarray(b))
+    a32 = rj.models.adder_init(key, 3, jnp.float32, scheme=scheme)
+    a64 = rj.models.adder_init(key, 3, jnp.float64, scheme=scheme)
+    for a, b in zip(jax.tree.leaves(a32), jax.tree.leaves(a64)):
+        np.testing.assert_array_equal(np.asarray(a, np.float64), np.asarray(b))

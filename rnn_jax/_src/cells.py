@@ -46,7 +46,11 @@ class Cell(NamedTuple):
     Attributes:
       name: ``"linear"``, ``"tanh"``, ``"lstm"`` or ``"gru"``.
       gates: ``G``, the number of gate blocks in the pre-activations.
-      init: ``init(key, in_size, hidden_size, dtype=jnp.float32) -> params``.
+      init: ``init(key, in_size, hidden_size, dtype=jnp.float32, scheme="glorot") ->
+        params``; ``scheme`` one of :data:`INIT_SCHEMES` (Glorot-uniform per gate block with
+        zero biases, seed 002's; PyTorch's ``U(±1/sqrt(H))`` for every weight and bias; or
+        Glorot input weights with orthogonal recurrent blocks). Drawn in float32 and cast,
+        so float32 and float64 runs of a seed start from the same network.
       core_fwd: ``core_fwd(params, a_x, a_h, carry) -> (carry, h, residuals)``.
       core_bwd: ``core_bwd(params, residuals, d_carry, d_h) -> (d_carry_direct, d_a_x, d_a_h)``;
         ``d_carry_direct`` is ``dL/dcarry_{t-1}`` *except* the path through ``a_h``, which the
@@ -136,10 +140,41 @@ class GRUParams(NamedTuple):
     b_hn: Array
 
 
+#: The initialisation schemes of the cells (and the seed models built on them).
+INIT_SCHEMES = ("glorot", "pytorch", "orthogonal")
+
+
 def glorot_uniform(key: Array, fan_in: int, fan_out: int, shape: tuple[int, ...], dtype) -> Array:
-    """``U(-a, a)`` with ``a = sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio 2010; seed 002)."""
+    """``U(-a, a)`` with ``a = sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio 2010; seed 002).
+
+    Drawn in float32 and cast, so that a float64 run of a seed starts from the same network as
+    its float32 run."""
     a = math.sqrt(6.0 / (fan_in + fan_out))
-    return jax.random.uniform(key, shape, dtype, minval=-a, maxval=a)
+    return jax.random.uniform(key, shape, jnp.float32, minval=-a, maxval=a).astype(dtype)
+
+
+def uniform_fan(key: Array, hidden: int, shape: tuple[int, ...], dtype) -> Array:
+    """``U(-1/sqrt(H), 1/sqrt(H))``: PyTorch's default for every weight and bias of its
+    recurrent layers (``nn.RNN``, ``nn.LSTM``, ``nn.GRU``); drawn in float32 and cast."""
+    a = 1.0 / math.sqrt(hidden)
+    return jax.random.uniform(key, shape, jnp.float32, minval=-a, maxval=a).astype(dtype)
+
+
+def orthogonal_blocks(key: Array, hidden: int, gates: int, dtype) -> Array:
+    """``(H, G*H)``: each ``(H, H)`` gate block an orthogonal matrix (the QR decomposition of a
+    standard normal matrix, signs fixed so the distribution is uniform; Saxe et al. 2014)."""
+    blocks = []
+    for k in jax.random.split(key, gates):
+        q, r = jnp.linalg.qr(jax.random.normal(k, (hidden, hidden), jnp.float32))
+        blocks.append(q * jnp.sign(jnp.diagonal(r))[None, :])
+    return jnp.concatenate(blocks, axis=1).astype(dtype)
+
+
+def check_scheme(scheme: str) -> str:
+    """An initialisation scheme's name, checked."""
+    if scheme not in INIT_SCHEMES:
+        raise ValueError(f"init scheme must be one of {INIT_SCHEMES}, got {scheme!r}")
+    return scheme
 
 
 def _check_sizes(in_size: int, hidden_size: int) -> None:
@@ -148,14 +183,37 @@ def _check_sizes(in_size: int, hidden_size: int) -> None:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
 
 
-def _gated_weights(key, in_size, hidden_size, gates, dtype):
-    """Glorot-uniform per gate block: each (in, H) and (H, H) block has its own fans."""
+def _gated_weights(key, in_size, hidden_size, gates, dtype, scheme="glorot"):
+    """A cell's weights ``(in, G*H)``, ``(H, G*H)`` and its two biases ``(G*H,)`` each, the
+    input-side and the recurrent-side (as PyTorch keeps them), by ``scheme``:
+
+    * ``"glorot"``: Glorot-uniform per gate block, each ``(in, H)`` and ``(H, H)`` block with
+      its own fans; zero biases (seed 002's).
+    * ``"pytorch"``: every weight and both biases ``U(-1/sqrt(H), 1/sqrt(H))``, as PyTorch's
+      ``nn.RNN``, ``nn.LSTM`` and ``nn.GRU``.
+    * ``"orthogonal"``: input weights as ``"glorot"``, each recurrent gate block orthogonal;
+      zero biases.
+    """
     checks.check_key("key", key)
     _check_sizes(in_size, hidden_size)
+    check_scheme(scheme)
+    width = gates * hidden_size
     k_x, k_h = jax.random.split(key)
-    w_x = glorot_uniform(k_x, in_size, hidden_size, (in_size, gates * hidden_size), dtype)
-    w_rec = glorot_uniform(k_h, hidden_size, hidden_size, (hidden_size, gates * hidden_size), dtype)
-    return w_x, w_rec
+    if scheme == "pytorch":
+        k_x, k_bx, k_bh = jax.random.split(k_x, 3)
+        return (
+            uniform_fan(k_x, hidden_size, (in_size, width), dtype),
+            uniform_fan(k_h, hidden_size, (hidden_size, width), dtype),
+            uniform_fan(k_bx, hidden_size, (width,), dtype),
+            uniform_fan(k_bh, hidden_size, (width,), dtype),
+        )
+    w_x = glorot_uniform(k_x, in_size, hidden_size, (in_size, width), dtype)
+    if scheme == "orthogonal":
+        w_rec = orthogonal_blocks(k_h, hidden_size, gates, dtype)
+    else:
+        w_rec = glorot_uniform(k_h, hidden_size, hidden_size, (hidden_size, width), dtype)
+    zeros = jnp.zeros((width,), dtype)
+    return w_x, w_rec, zeros, zeros
 
 
 def _zero_h(hidden_size: int, dtype=jnp.float32) -> Array:
@@ -173,8 +231,9 @@ def _add(carry, dh):
 # --------------------------------------------------------------------------- linear
 
 
-def _linear_init(key, in_size, hidden_size, dtype=jnp.float32) -> LinearParams:
-    return LinearParams(*_gated_weights(key, in_size, hidden_size, 1, dtype))
+def _linear_init(key, in_size, hidden_size, dtype=jnp.float32, scheme="glorot") -> LinearParams:
+    w_x, w_rec, _, _ = _gated_weights(key, in_size, hidden_size, 1, dtype, scheme)
+    return LinearParams(w_x, w_rec)  # seed 000's recurrence has no bias
 
 
 def _linear_fwd(params, a_x, a_h, carry):
@@ -221,9 +280,8 @@ Backward (``δ_t = dL/dh_t`` total, from the output and from step ``t+1``):
 # --------------------------------------------------------------------------- tanh (Elman)
 
 
-def _tanh_init(key, in_size, hidden_size, dtype=jnp.float32) -> TanhParams:
-    w_x, w_rec = _gated_weights(key, in_size, hidden_size, 1, dtype)
-    return TanhParams(w_x, w_rec, jnp.zeros((hidden_size,), dtype))
+def _tanh_init(key, in_size, hidden_size, dtype=jnp.float32, scheme="glorot") -> TanhParams:
+    return _summed_biases(TanhParams)(*_gated_weights(key, in_size, hidden_size, 1, dtype, scheme))
 
 
 def _tanh_fwd(params, a_x, a_h, carry):
@@ -263,9 +321,8 @@ Backward: ``δz_t = (dL/dh_t) ⊙ (1 - h_t²)``; ``dL/dh_{t-1} = δz_t W_recᵀ`
 # --------------------------------------------------------------------------- LSTM
 
 
-def _lstm_init(key, in_size, hidden_size, dtype=jnp.float32) -> LSTMParams:
-    w_x, w_rec = _gated_weights(key, in_size, hidden_size, 4, dtype)
-    return LSTMParams(w_x, w_rec, jnp.zeros((4 * hidden_size,), dtype))
+def _lstm_init(key, in_size, hidden_size, dtype=jnp.float32, scheme="glorot") -> LSTMParams:
+    return _summed_biases(LSTMParams)(*_gated_weights(key, in_size, hidden_size, 4, dtype, scheme))
 
 
 def _lstm_fwd(params, a_x, a_h, carry):
@@ -341,11 +398,8 @@ Backward, with ``δh = dL/dh'`` and ``δc = dL/dc' + δh ⊙ o ⊙ (1 - tanh²c'
 # --------------------------------------------------------------------------- GRU
 
 
-def _gru_init(key, in_size, hidden_size, dtype=jnp.float32) -> GRUParams:
-    w_x, w_rec = _gated_weights(key, in_size, hidden_size, 3, dtype)
-    return GRUParams(
-        w_x, w_rec, jnp.zeros((3 * hidden_size,), dtype), jnp.zeros((hidden_size,), dtype)
-    )
+def _gru_init(key, in_size, hidden_size, dtype=jnp.float32, scheme="glorot") -> GRUParams:
+    return _gru_params_from(*_gated_weights(key, in_size, hidden_size, 3, dtype, scheme))
 
 
 def _gru_fwd(params, a_x, a_h, h_prev):

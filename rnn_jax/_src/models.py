@@ -93,13 +93,18 @@ def tagger_init(
     key: Array, vocab: int = 3, hidden: int = 10, *, scheme: str = "glorot", dtype=jnp.float32
 ) -> TaggerParams:
     """Tanh RNN with a softmax readout. ``scheme="normal"`` draws every parameter from N(0, 1)
-    as seed 001 does (``np.random.randn``); ``"glorot"`` is Glorot-uniform with zero biases."""
+    as seed 001 does (``np.random.randn``); ``"glorot"`` is Glorot-uniform with zero biases;
+    ``"pytorch"`` and ``"orthogonal"`` are the cells' schemes (:data:`rnn_jax.cells.Cell`'s
+    ``init``), the readout Glorot with a zero bias (``"pytorch"``: ``U(±1/sqrt(H))``)."""
     checks.check_key("key", key)
     checks.check_positive_int("vocab", vocab, minimum=2)
     checks.check_positive_int("hidden", hidden)
     k_cell, k_out, k_b1, k_b2 = jax.random.split(key, 4)
-    if scheme == "glorot":
-        cell = cells.tanh.init(k_cell, vocab, hidden, dtype)
+    if scheme in cells.INIT_SCHEMES:
+        cell = cells.tanh.init(k_cell, vocab, hidden, dtype, scheme=scheme)
+        if scheme == "pytorch":
+            w_out = cells.uniform_fan(k_out, hidden, (hidden, vocab), dtype)
+            return TaggerParams(cell, w_out, cells.uniform_fan(k_b2, hidden, (vocab,), dtype))
         w_out = glorot_uniform(k_out, hidden, vocab, (hidden, vocab), dtype)
         return TaggerParams(cell, w_out, jnp.zeros((vocab,), dtype))
     if scheme == "normal":
@@ -113,7 +118,7 @@ def tagger_init(
         return TaggerParams(
             cell, normal(k_out, (hidden, vocab), dtype), normal(k_b2, (vocab,), dtype)
         )
-    raise ValueError(f"scheme must be 'glorot' or 'normal', got {scheme!r}")
+    raise ValueError(f"scheme must be one of {(*cells.INIT_SCHEMES, 'normal')}, got {scheme!r}")
 
 
 def tagger_apply(
@@ -176,9 +181,15 @@ def adder_init(
     *,
     cell: cells.Cell = cells.tanh,
     init_scale: float | Array = 1.0,
+    scheme: str = "glorot",
 ) -> AdderParams:
-    """Seed 002's initialisation: Glorot-uniform weights (``W_rec`` with ``a = sqrt(6/2H)``,
-    each gate block with its own fans), times ``init_scale``; zero biases, zero ``S_0``.
+    """The adder's initial parameters, weights times ``init_scale``, ``S_0`` zero.
+
+    ``scheme="glorot"`` is seed 002's: Glorot-uniform weights (``W_rec`` with
+    ``a = sqrt(6/2H)``, each gate block with its own fans), zero biases. ``"pytorch"``: every
+    weight and bias ``U(±1/sqrt(H))`` (PyTorch's recurrent layers and, with fan-in ``H``, its
+    ``nn.Linear`` readout). ``"orthogonal"``: Glorot, but each recurrent gate block orthogonal.
+    Drawn in float32 and cast, so float32 and float64 runs of a seed start from one network.
 
     Example:
       >>> import jax, rnn_jax as rj
@@ -193,15 +204,32 @@ def adder_init(
     if not isinstance(cell, cells.Cell):
         raise TypeError(f"cell must be an rnn_jax Cell, got {type(cell).__name__}")
     checks.check_range("init_scale", init_scale, low=0, low_open=True)
+    cells.check_scheme(scheme)
     k_in, k_rec, k_out = jax.random.split(key, 3)
     width = cell.gates * hidden
     scale = jnp.asarray(init_scale, dtype)
     zeros = jnp.zeros((width,), dtype)
+    if scheme == "pytorch":
+        k_in, k_bi, k_br, k_bo = jax.random.split(k_in, 4)
+        uniform = lambda k, shape: cells.uniform_fan(k, hidden, shape, dtype)  # noqa: E731
+        return AdderParams(
+            s0=cell.zero_carry(hidden, dtype),
+            w_in=uniform(k_in, (2, width)) * scale,
+            b_in=uniform(k_bi, (width,)),
+            w_rec=uniform(k_rec, (hidden, width)) * scale,
+            b_rec=uniform(k_br, (width,)),
+            w_out=uniform(k_out, (hidden, 1)) * scale,
+            b_out=uniform(k_bo, (1,)),
+        )
+    if scheme == "orthogonal":
+        w_rec = cells.orthogonal_blocks(k_rec, hidden, cell.gates, dtype)
+    else:
+        w_rec = glorot_uniform(k_rec, hidden, hidden, (hidden, width), dtype)
     return AdderParams(
         s0=cell.zero_carry(hidden, dtype),
         w_in=glorot_uniform(k_in, 2, hidden, (2, width), dtype) * scale,
         b_in=zeros,
-        w_rec=glorot_uniform(k_rec, hidden, hidden, (hidden, width), dtype) * scale,
+        w_rec=w_rec * scale,
         b_rec=zeros,
         w_out=glorot_uniform(k_out, hidden, 1, (hidden, 1), dtype) * scale,
         b_out=jnp.zeros((1,), dtype),

@@ -107,7 +107,7 @@ def binary_addition(config) -> Task:
     )
     return Task(
         init=lambda key, hp: models.adder_init(
-            key, config.hidden, dtype, cell=cell, init_scale=hp["init_scale"]
+            key, config.hidden, dtype, cell=cell, init_scale=hp["init_scale"], scheme=config.init
         ),
         data=lambda key: datasets.binary_addition_data(key, config.n_train, config.bits, dtype),
         test_data=lambda key: datasets.addition_prefix_tree(config.bits, dtype),
@@ -126,7 +126,8 @@ def counting_ones(config) -> Task:
     dtype = jnp.dtype(config.dtype)
 
     def init(key, hp):
-        w = jax.random.uniform(key, (2,), dtype, -2.0, 2.0) * jnp.asarray(hp["init_scale"], dtype)
+        w = jax.random.uniform(key, (2,), jnp.float32, -2.0, 2.0).astype(dtype)
+        w = w * jnp.asarray(hp["init_scale"], dtype)
         return models.counter_init(w[0], w[1], dtype)
 
     def accuracy(params, test):
@@ -153,7 +154,7 @@ def next_number(config) -> Task:
     dtype = jnp.dtype(config.dtype)
 
     def init(key, hp):
-        params = models.tagger_init(key, 3, config.hidden, dtype=dtype)
+        params = models.tagger_init(key, 3, config.hidden, dtype=dtype, scheme=config.init)
         return jax.tree.map(lambda a: a * jnp.asarray(hp["init_scale"], dtype), params)
 
     def accuracy(params, test):
@@ -195,13 +196,13 @@ TASKS: Registry[Callable[[Any], Task]] = Registry(
 
 #: The fields of a TrainConfig that size the seed tasks; a task reads only some of them
 #: (:data:`USES`), and a task object or factory none: a run records only those it used.
-SIZES = ("cell", "hidden", "n_train", "bits", "length", "n_test", "backward", "scan_unroll")
+SIZES = ("cell", "init", "hidden", "n_train", "bits", "length", "n_test", "backward", "scan_unroll")
 
 #: The :data:`SIZES` each seed task reads.
 USES = {
-    "binary_addition": ("cell", "hidden", "n_train", "bits", "backward", "scan_unroll"),
+    "binary_addition": ("cell", "init", "hidden", "n_train", "bits", "backward", "scan_unroll"),
     "counting_ones": ("n_train", "length", "n_test", "backward", "scan_unroll"),
-    "next_number": ("hidden", "n_train", "length", "n_test", "backward", "scan_unroll"),
+    "next_number": ("init", "hidden", "n_train", "length", "n_test", "backward", "scan_unroll"),
 }
 
 #: What a task must provide, for the error a user task without one gets.

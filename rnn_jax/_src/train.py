@@ -23,7 +23,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from rnn_jax._src import checks, datasets, imports
-from rnn_jax._src.cells import CELLS
+from rnn_jax._src.cells import CELLS, check_scheme
 from rnn_jax._src.optimizers import HPARAM_RANGES, OPTIMIZERS, Optimizer, Range, as_optimizer
 from rnn_jax._src.scan import BACKWARDS
 from rnn_jax._src.tasks import TASKS, Task, as_task
@@ -54,6 +54,8 @@ class TrainConfig:
       cell, hidden, bits, length, n_train, n_test: the named tasks' sizes (``cell`` and
         ``hidden`` for the adder and the tagger; ``bits`` for the adder; ``length`` for the
         counter and the tagger). A task object carries its own.
+      init: the initialisation scheme of the adder's and the tagger's network: ``"glorot"``
+        (seed 002's), ``"pytorch"`` or ``"orthogonal"`` (see :class:`rnn_jax.cells.Cell`).
       batch_size: minibatch size; it must divide the training set. Optimizers with
         ``full_batch`` (Rprop) take the whole set each update, as many updates as minibatches.
       epochs: passes over the training set.
@@ -69,6 +71,7 @@ class TrainConfig:
     optimizer: str | Optimizer | Callable = "rmsprop_nesterov"
     hparams: dict[str, float] = dataclasses.field(default_factory=dict)
     cell: str = "tanh"
+    init: str = "glorot"
     hidden: int = 3
     n_train: int = 2000
     batch_size: int = 100
@@ -96,6 +99,7 @@ class TrainConfig:
                 f"task {self.task!r} takes none"
             )
         CELLS[self.cell]  # noqa: B018
+        check_scheme(self.init)
         if self.backward not in BACKWARDS:
             raise ValueError(f"backward must be one of {BACKWARDS}, got {self.backward!r}")
         if self.dtype not in DTYPES:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Annotated
 
 from rnn_jax._src import imports
-from rnn_jax._src.cells import CELLS
+from rnn_jax._src.cells import CELLS, INIT_SCHEMES
 from rnn_jax._src.optimizers import OPTIMIZERS
 from rnn_jax._src.runs import cache, files, supervisor
 from rnn_jax._src.runs.folder import RunFolder
@@ -174,6 +174,10 @@ class TrainFlags:
     cell: Annotated[
         str, flag(f"the cell of the adder and the tagger: {_names(CELLS)}.", "NAME")
     ] = "tanh"
+    init: Annotated[
+        str,
+        flag(f"the adder's and the tagger's initialisation: {', '.join(INIT_SCHEMES)}.", "NAME"),
+    ] = "glorot"
     hidden: Annotated[int, flag("hidden units of the adder and the tagger.", "H")] = 3
     n_train: Annotated[int, flag("training samples of a built-in task.", "N")] = 2000
     batch_size: Annotated[
