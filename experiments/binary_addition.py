@@ -146,7 +146,7 @@ def run(args: Args, cfg: rj.TrainConfig, out: Path) -> dict:
         "converged_candidates": int(converged.sum()),
         "shown_seed_index": pick,
         "shown_converged": bool(converged[pick]),
-        "steps_to_converge": int(outcome.steps_to_converge[pick]),
+        "first_converged_update": int(outcome.first_converged_update[pick]),
         "gradient_check_max_relative_error": grad_err,
         "final_cost": float(curve[-1]),
         "accuracy_all_pairs": acc_all,

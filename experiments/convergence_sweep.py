@@ -124,7 +124,7 @@ def sweep_one(args: Args, out: Path, context: cli.Context) -> dict:
             title=f"{what}: training loss (median, 10-90% of seeds)",
         )
         plots.ecdf_figure(
-            {train.optimizer.name: (table["steps_to_converge"], table["converged"])},
+            {train.optimizer.name: (table["first_converged_update"], table["converged"])},
             train.steps,
             out / "ecdf.png",
             title=f"{what}: updates to converge (evaluated every {train.config.eval_every})",

@@ -123,7 +123,7 @@ def figures(grid: runs.GridResult, out: Path, args: Args) -> list[str]:
     budget = int(first.curves["update"][-1])
     plots.ecdf_figure(
         {
-            o: (r.table["steps_to_converge"], r.table["converged"])
+            o: (r.table["first_converged_update"], r.table["converged"])
             for o, r in zip(args.optimizers, grid.sweeps)
         },
         budget,

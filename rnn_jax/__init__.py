@@ -27,6 +27,7 @@ from rnn_jax._src.optimizers import OPTIMIZERS as OPTIMIZERS
 from rnn_jax._src.optimizers import Optimizer as Optimizer
 from rnn_jax._src.tasks import TASKS as TASKS
 from rnn_jax._src.tasks import Task as Task
+from rnn_jax._src.tasks import sequence_task as sequence_task
 from rnn_jax._src.train import Outcome as Outcome
 from rnn_jax._src.train import TrainConfig as TrainConfig
 from rnn_jax._src.train import TrainKeys as TrainKeys
@@ -72,6 +73,7 @@ __all__ = [
     "rprop",
     "runs",
     "scale_by_rprop",
+    "sequence_task",
     "stats",
     "tasks",
     "train_keys",

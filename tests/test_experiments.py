@@ -85,7 +85,7 @@ def test_binary_addition_smoke(tmp_path):
     # Seed 002's setting, 16 seeds: some converge (the README: 6); the one shown adds every
     # pair of 6-bit numbers exactly and carries that to 8- and 16-bit sums.
     assert 1 <= metrics["converged_candidates"] < 16
-    assert metrics["shown_converged"] and metrics["steps_to_converge"] > 0
+    assert metrics["shown_converged"] and metrics["first_converged_update"] > 0
     assert metrics["accuracy_all_pairs"] == 1.0
     assert set(metrics["length_generalisation_accuracy"]) == {"8", "16"}
     assert min(metrics["length_generalisation_accuracy"].values()) >= 0.9

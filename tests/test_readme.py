@@ -81,7 +81,7 @@ def test_result_tables_are_the_committed_study_outputs():
     study = sys.modules["study_for_readme"] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(study)
     table = {"converged": np.array([1, 0]), "diverged": np.array([0, 0])}
-    summary = {**stats.summarize({**table, "steps_to_converge": np.array([5, -1]),
+    summary = {**stats.summarize({**table, "first_converged_update": np.array([5, -1]),
                                   "final_loss": np.ones(2), "accuracy": np.ones(2)})}  # fmt: skip
     sweep = runs.SweepResult(table, {}, summary, {"learning_rate": 0.05})
     grid = runs.GridResult([{"optimizer": "rmsprop_nesterov"}], [sweep])

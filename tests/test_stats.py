@@ -45,7 +45,7 @@ def test_summarize_counts_divergence_separately_and_stays_finite():
     table = {
         "converged": np.array([1, 0, 0, 1]),
         "diverged": np.array([0, 1, 1, 0]),
-        "steps_to_converge": np.array([40, -1, -1, 60]),
+        "first_converged_update": np.array([40, -1, -1, 60]),
         "accuracy": np.array([1.0, 0.2, 0.0, 1.0]),
         "final_loss": np.array([0.01, np.nan, np.inf, 0.02]),
     }

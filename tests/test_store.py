@@ -63,7 +63,7 @@ EDITS = [
     ("converged 0 -> 1", _edit_table("converged", 1, row=1), "consistent with accuracy"),
     ("nan loss", _edit_table("final_loss", "nan"), "finite where not diverged"),
     ("seed order", _edit_table("seed", 5), "seeds 0..7 in order"),
-    ("text in a number", _edit_table("steps_to_converge", "abc"), "does not hold integers"),
+    ("text in a number", _edit_table("first_converged_update", "abc"), "does not hold integers"),
     (
         "curves doubled",
         _npz(

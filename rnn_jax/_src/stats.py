@@ -254,8 +254,10 @@ def _outcomes(x, name: str) -> np.ndarray:
 def summarize(table: Mapping[str, np.ndarray]) -> dict:
     """Convergence statistics of a per-seed table (columns as in :class:`rnn_jax.Outcome`).
 
-    Diverged seeds count as not converged; they are also counted on their own, and no
-    statistic is computed from a non-finite number.
+    Diverged seeds count as not converged; they are also counted on their own, as are seeds
+    that met the criterion at some evaluation but not at the end (``lost_convergence``) and
+    seeds whose task reported an invalid accuracy (``bad_accuracy``); no statistic is computed
+    from a non-finite number.
     """
     converged = np.asarray(table["converged"], bool)
     diverged = np.asarray(table["diverged"], bool)
@@ -263,7 +265,9 @@ def summarize(table: Mapping[str, np.ndarray]) -> dict:
     if n == 0:
         raise ValueError("cannot summarize an empty sweep")
     k = int(converged.sum())
-    steps = np.asarray(table["steps_to_converge"])[converged]
+    first = np.asarray(table["first_converged_update"])
+    steps = first[converged]
+    accuracy = np.asarray(table["accuracy"], float)
     loss = np.asarray(table["final_loss"], float)
     finite = np.isfinite(loss)
     lo, hi = wilson_interval(k, n)
@@ -275,7 +279,11 @@ def summarize(table: Mapping[str, np.ndarray]) -> dict:
         "diverged": int(diverged.sum()),
         "divergence_rate": float(diverged.mean()),
         "median_steps_to_converge": float(np.median(steps)) if k else None,
-        "mean_accuracy": float(np.mean(table["accuracy"])),
+        "lost_convergence": int(np.sum((first >= 0) & ~converged & ~diverged)),
+        "bad_accuracy": int(np.sum(np.asarray(table.get("bad_accuracy", 0 * first)))),
+        "mean_accuracy": float(np.mean(accuracy[np.isfinite(accuracy)]))
+        if np.isfinite(accuracy).any()
+        else None,
         "median_final_loss": float(np.median(loss[finite])) if finite.any() else None,
     }
 

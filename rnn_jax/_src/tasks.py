@@ -13,9 +13,12 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from rnn_jax._src import cells as cells_lib
 from rnn_jax._src import datasets, imports, models
-from rnn_jax._src.cells import CELLS
+from rnn_jax._src.cells import CELLS, check_scheme
+from rnn_jax._src.linalg import matmul_t
 from rnn_jax._src.registry import Registry
+from rnn_jax._src.unroll import unroll
 
 Array = jax.Array
 
@@ -204,6 +207,182 @@ USES = {
     "counting_ones": ("n_train", "length", "n_test", "backward", "scan_unroll"),
     "next_number": ("init", "hidden", "n_train", "length", "n_test", "backward", "scan_unroll"),
 }
+
+#: The losses :func:`sequence_task` offers, by the kind of target.
+LOSSES = ("sigmoid", "softmax", "mse")
+
+#: The backward pass :func:`sequence_task` uses for each cell unless told otherwise: the
+#: faster of the two on sequence tasks (docs/speed.md, the benchmark's cell table).
+FASTER_BACKWARD = {"linear": "bptt", "tanh": "bptt", "lstm": "autodiff", "gru": "autodiff"}
+
+
+def _steps(readout, length: int, name: str) -> slice:
+    """The time steps a readout reads: every step, the last one, or from step ``k`` on."""
+    if readout == "every":
+        return slice(0, length)
+    if readout == "last":
+        return slice(length - 1, length)
+    if isinstance(readout, int) and not isinstance(readout, bool) and 0 <= readout < length:
+        return slice(readout, length)
+    raise ValueError(
+        f"task {name!r}: readout must be 'every', 'last' or a step in [0, {length}), "
+        f"got {readout!r}"
+    )
+
+
+def sequence_task(
+    data: Callable[[Array], tuple[Array, Array]],
+    *,
+    cell: str = "tanh",
+    hidden: int = 8,
+    readout: str | int = "every",
+    loss: str = "sigmoid",
+    outputs: int = 1,
+    test_data: Callable[[Array], tuple[Array, Array]] | None = None,
+    init: str = "glorot",
+    backward: str | None = None,
+    criterion: float = 1.0,
+    name: str = "sequence",
+    identity: Any = None,
+) -> Task:
+    """A :class:`Task` for the common shape of sequence problem, fast by construction.
+
+    A recurrent ``cell`` of ``hidden`` units reads ``xs`` ``(n, T, F)`` and a linear readout
+    predicts a target at every step it reads (``readout``): every step, the last one, or
+    every step from ``k`` on. The network computes in the time-feature-batch layout with the
+    readout inside the time scan (no transposes, no stored states), and a run converges
+    when every target of every test sequence is right (exact match).
+
+    .. math:: h_t = \\mathrm{cell}(h_{t-1}, x_t), \\quad y_t = h_t W + b, \\quad
+       t \\in \text{readout steps}
+
+    Args:
+      data: ``key -> (xs, ts)``: ``xs`` ``(n, T, F)``; ``ts`` the targets at the steps read,
+        ``(n, T)`` (or ``(n, T, outputs)`` for ``"mse"`` with several outputs); with
+        ``readout="last"`` also ``(n,)``. Targets at steps not read are ignored.
+      cell: ``"linear"``, ``"tanh"``, ``"lstm"`` or ``"gru"``.
+      hidden: hidden units.
+      readout: ``"every"``, ``"last"``, or an int ``k``: the steps ``k .. T-1``.
+      loss: ``"sigmoid"`` (0/1 targets; right when the logit's sign matches), ``"softmax"``
+        (integer classes in ``[0, outputs)``; right when the largest logit is the class), or
+        ``"mse"`` (real targets; right when the prediction rounds to the target).
+      outputs: logits per step (classes for ``"softmax"``; 1 for ``"sigmoid"``).
+      test_data: ``key -> (xs, ts)`` of the test set (default: ``data``, with the run's test
+        key); an enumeration of every input makes convergence exact.
+      init: the cell's initialisation scheme (:data:`rnn_jax.cells.INIT_SCHEMES`); the
+        readout is Glorot-uniform (``"pytorch"``: ``U(±1/sqrt(H))``) with a zero bias.
+      backward: ``"bptt"`` or ``"autodiff"``; default the faster for the cell
+        (:data:`FASTER_BACKWARD`).
+      criterion: the accuracy (fraction of test sequences exactly right) that counts as
+        converged.
+      name: a label for tables.
+      identity: as :attr:`Task.identity` (the builder's arguments are the identity otherwise:
+        ``data`` is fingerprinted with everything it captures).
+
+    Returns:
+      The :class:`Task`.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, rnn_jax as rj
+      >>> def recall(key):  # the bit seen 3 steps earlier, from step 3 on
+      ...     bits = jax.random.bernoulli(key, 0.5, (256, 8, 1)).astype(jnp.float32)
+      ...     return bits, jnp.roll(bits[..., 0], 3, axis=1)
+      >>> task = rj.sequence_task(recall, cell="gru", hidden=4, readout=3, name="recall")
+      >>> train = rj.make_train(rj.TrainConfig(task=task, optimizer="adam", batch_size=64,
+      ...                                      epochs=2, eval_every=2))
+      >>> train.steps, train.hparams["learning_rate"]
+      (8, 0.1)
+    """
+    from rnn_jax._src import losses, scan
+
+    the_cell = CELLS[cell]
+    check_scheme(init)
+    if loss not in LOSSES:
+        raise ValueError(f"task {name!r}: loss must be one of {LOSSES}, got {loss!r}")
+    for arg, value in (("hidden", hidden), ("outputs", outputs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"task {name!r}: {arg} must be an int >= 1, got {value!r}")
+    if loss == "sigmoid" and outputs != 1:
+        raise ValueError(f"task {name!r}: a sigmoid loss reads one logit per step (outputs=1)")
+    backward = FASTER_BACKWARD[cell] if backward is None else backward
+    scan.check_options(backward, "TFB", 1)
+    test_data = data if test_data is None else test_data
+
+    def init_params(key, hp):
+        k_cell, k_out = jax.random.split(key)
+        dtype = jnp.result_type(float)
+        params = the_cell.init(k_cell, _features(data), hidden, dtype, scheme=init)
+        if init == "pytorch":
+            w = cells_lib.uniform_fan(k_out, hidden, (hidden, outputs), dtype)
+        else:
+            w = cells_lib.glorot_uniform(k_out, hidden, outputs, (hidden, outputs), dtype)
+        return {"cell": params, "w": w, "b": jnp.zeros((outputs,), dtype)}
+
+    def logits(params, xs):  # xs (T, F, B) -> (T, outputs, B) at the steps read
+        w, b = params["w"], params["b"]
+        ys, _ = unroll(
+            the_cell,
+            params["cell"],
+            xs,
+            readout=lambda h: matmul_t(w, h) + b[:, None],
+            backward=backward,
+            layout="TFB",
+        )
+        return ys[_steps(readout, xs.shape[0], name)]
+
+    per_sequence = 2 if loss == "mse" and outputs > 1 else 1  # ts.ndim without a time axis
+
+    def targets(ts, steps):  # (B, T[, O]) -> (S, B[, O]); per-sequence (B[, O]) -> (1, B[, O])
+        if ts.ndim == per_sequence:
+            return ts[None]
+        return jnp.moveaxis(ts, 1, 0)[steps]
+
+    def layout(xs, ts):  # (..., B, T, F) -> (..., T, F, B) in the run's dtype; targets as given
+        return jnp.moveaxis(xs, -3, -1).astype(jnp.result_type(float)), ts
+
+    def task_loss(params, xs, ts):
+        z = logits(params, xs)  # (S, O, B)
+        t = targets(ts, _steps(readout, xs.shape[0], name))  # (S, B[, O])
+        if loss == "sigmoid":
+            return losses.sigmoid_binary_cross_entropy(z[:, 0, :], t.astype(z.dtype))
+        if loss == "softmax":
+            return losses.softmax_cross_entropy(jnp.swapaxes(z, 1, 2), t.astype(jnp.int32))
+        t = t if t.ndim == 3 else t[..., None]
+        return losses.mse(jnp.swapaxes(z, 1, 2), t.astype(z.dtype))
+
+    def accuracy(params, test):
+        xs, ts = test
+        z = logits(params, jnp.moveaxis(jnp.asarray(xs), 0, -1).astype(params["w"].dtype))
+        t = targets(ts, _steps(readout, xs.shape[1], name))
+        if loss == "sigmoid":
+            right = (z[:, 0, :] > 0) == (t > 0.5)
+        elif loss == "softmax":
+            right = jnp.argmax(z, axis=1) == t.astype(jnp.int32)
+        else:
+            t = t if t.ndim == 3 else t[..., None]
+            right = jnp.all(jnp.round(jnp.swapaxes(z, 1, 2)) == t, axis=-1)
+        return jnp.mean(jnp.all(right, axis=0).astype(z.dtype))
+
+    return Task(
+        init=init_params,
+        data=data,
+        test_data=test_data,
+        loss=task_loss,
+        accuracy=accuracy,
+        layout=layout,
+        criterion=criterion,
+        name=name,
+        identity=identity,
+    )
+
+
+def _features(data) -> int:
+    """The input features of a data function's ``xs`` ``(n, T, F)``, from its shapes alone."""
+    xs, _ = jax.eval_shape(data, jax.random.key(0))
+    if len(xs.shape) != 3:
+        raise ValueError(f"data must return xs of shape (n, T, F), got {xs.shape}")
+    return xs.shape[2]
+
 
 #: What a task must provide, for the error a user task without one gets.
 REQUIRED = ("init", "data", "test_data", "loss", "accuracy")

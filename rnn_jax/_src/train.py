@@ -60,7 +60,7 @@ class TrainConfig:
         ``full_batch`` (Rprop) take the whole set each update, as many updates as minibatches.
       epochs: passes over the training set.
       eval_every: updates between evaluations of the accuracy (the loss curve's resolution and
-        ``steps_to_converge``'s); it must divide the number of updates.
+        ``first_converged_update``'s); it must divide the number of updates.
       backward, scan_unroll: passed to :func:`rnn_jax.unroll` by the named tasks.
       dtype: ``"float32"`` or ``"float64"``. float64 runs with ``jax_enable_x64`` on, in a
         scope that a sweep opens for its own computations only.
@@ -120,10 +120,14 @@ class Outcome(NamedTuple):
     """Per-seed result of :func:`make_train`'s ``train``.
 
     Attributes:
-      converged: the task's criterion holds at the end (binary addition: all ``4**bits`` pairs
-        exact; counting: every test sequence rounds to its count; next number: 100% on
-        held-out sequences) and the run did not diverge.
-      steps_to_converge: the first evaluated update count at which it held (-1 if never).
+      converged: the task's criterion holds **at the end** (binary addition: all ``4**bits``
+        pairs exact; counting: every test sequence rounds to its count; next number: 100% on
+        held-out sequences), the run did not diverge and every accuracy was valid.
+      first_converged_update: the first evaluated update at which the criterion held, ``-1``
+        if never; a run can converge there and lose it later (see ``stayed_converged``).
+      stayed_converged: the criterion held at every evaluation from that first one to the end.
+      bad_accuracy: an evaluation's accuracy was NaN or outside ``[0, 1]`` (a task's bug):
+        such a run never counts as converged.
       accuracy: the final fraction of test items exactly right.
       final_loss: the training loss over the whole training set at the final parameters.
       diverged, diverged_step: a non-finite loss or gradient was met at that update (-1 if
@@ -137,7 +141,9 @@ class Outcome(NamedTuple):
     """
 
     converged: Array
-    steps_to_converge: Array
+    first_converged_update: Array
+    stayed_converged: Array
+    bad_accuracy: Array
     accuracy: Array
     final_loss: Array
     diverged: Array
@@ -379,6 +385,23 @@ def _check_representable(name: str, value: float, dtype) -> None:
         )
 
 
+def _check_accuracy(task: Task, params, test) -> None:
+    """The accuracy is one number per run (a fraction of test items right), known before any
+    seed trains."""
+    try:
+        out = jax.eval_shape(task.accuracy, params, test)
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f"task {task.name!r}: accuracy failed: {_one_line(e)}") from None
+    if not hasattr(out, "shape") or out.shape != ():
+        shape = getattr(out, "shape", type(out).__name__)
+        raise ValueError(
+            f"task {task.name!r}: accuracy must return a scalar (the fraction of test items "
+            f"right, in [0, 1]), got shape {shape}"
+        )
+    if not (jnp.issubdtype(out.dtype, jnp.floating) or out.dtype == jnp.bool_):
+        raise TypeError(f"task {task.name!r}: accuracy must be a float in [0, 1], got {out.dtype}")
+
+
 def _nbytes(tree) -> int:
     return sum(int(np.prod(a.shape)) * a.dtype.itemsize for a in jax.tree.leaves(tree))
 
@@ -429,6 +452,7 @@ class Train:
             self.param_bytes = _nbytes(params)
             self.data_bytes = _nbytes((xs, ts, test))
             _check_loss(self.task, params, xs, ts, self.batch_size)
+            _check_accuracy(self.task, params, test)
 
     def precision(self):
         """A context in which this run's dtype is available: ``jax.enable_x64`` on for
@@ -505,11 +529,15 @@ class Train:
         )
         params, opt_state, diverged, diverged_step = carry[0]
         final = eval_params(params, opt_state)
-        solved = accs >= task.criterion
-        first = jnp.argmax(solved)
+        valid = jnp.isfinite(accs) & (accs >= 0) & (accs <= 1)
+        solved = valid & (accs >= task.criterion)
+        ever, first = jnp.any(solved), jnp.argmax(solved)
+        since = jnp.arange(self.n_evals) >= first
         return Outcome(
-            converged=solved[-1] & ~diverged,
-            steps_to_converge=jnp.where(jnp.any(solved), (first + 1) * config.eval_every, -1),
+            converged=solved[-1] & ~diverged & jnp.all(valid),
+            first_converged_update=jnp.where(ever, (first + 1) * config.eval_every, -1),
+            stayed_converged=ever & jnp.all(solved | ~since) & ~diverged,
+            bad_accuracy=~jnp.all(valid),
             accuracy=accs[-1],
             final_loss=loss_fn(final, *task.layout(xs, ts)),
             diverged=diverged,

@@ -282,7 +282,7 @@ def ecdf_figure(series: dict, budget: int, path, title: str = "") -> Figure:
     """Fraction of seeds converged by update *t*, one step curve per name.
 
     Args:
-      series: ``{name: (steps_to_converge [n], converged [n])}``; the curve ends at the rate.
+      series: ``{name: (first_converged_update [n], converged [n])}``; the curve ends at the rate.
       budget: the last update (the x axis ends just past it, or past the last converged step
         if later).
       path: the PNG to write.

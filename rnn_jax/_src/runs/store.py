@@ -39,7 +39,15 @@ CURVE_FIELDS = ("loss_curve", "accuracy_curve")
 #: The per-seed numbers of an :class:`rnn_jax.Outcome`: the outcome columns of a table.
 TABLE_FIELDS = tuple(f for f in Outcome._fields if f not in (*CURVE_FIELDS, "params"))
 #: Table columns that hold integers (the others hold floats).
-INTEGER_COLUMNS = ("seed", "converged", "steps_to_converge", "diverged", "diverged_step")
+INTEGER_COLUMNS = (
+    "seed",
+    "converged",
+    "first_converged_update",
+    "stayed_converged",
+    "bad_accuracy",
+    "diverged",
+    "diverged_step",
+)
 #: Timings a sweep's summary carries besides its statistics.
 TIMING = ("train_seconds", "first_chunk_seconds", "seeds_per_second")
 
@@ -49,7 +57,7 @@ class SweepResult(NamedTuple):
 
     Attributes:
       table: per-seed columns: ``seed``, one column per hyperparameter (its value), then the
-        :class:`rnn_jax.Outcome` numbers (``converged``, ``steps_to_converge``, ...).
+        :class:`rnn_jax.Outcome` numbers (``converged``, ``first_converged_update``, ...).
       curves: ``seed`` ``(n,)``, ``update`` ``(n_evals,)`` (the update count of each point),
         ``loss`` and ``accuracy`` ``(n, n_evals)``.
       summary: :func:`rnn_jax.stats.summarize` of the table, plus timings.
@@ -185,9 +193,9 @@ def validate_table(t: Mapping[str, np.ndarray], identity: Mapping, n: int, name)
     for k, v in hparams.items():
         if not np.all(t[k] == np.float64(v)):
             raise FileError(f"{name}: column {k!r} does not hold this sweep's value {v:g}")
-    conv, div = t["converged"], t["diverged"]
+    conv, div, bad, stayed = t["converged"], t["diverged"], t["bad_accuracy"], t["stayed_converged"]
     steps, dstep, acc, loss = (
-        t["steps_to_converge"],
+        t["first_converged_update"],
         t["diverged_step"],
         t["accuracy"],
         t["final_loss"],
@@ -196,19 +204,22 @@ def validate_table(t: Mapping[str, np.ndarray], identity: Mapping, n: int, name)
     problems = [
         ("converged", ~np.isin(conv, (0, 1)), "0 or 1"),
         ("diverged", ~np.isin(div, (0, 1)), "0 or 1"),
+        ("bad_accuracy", ~np.isin(bad, (0, 1)), "0 or 1"),
+        ("stayed_converged", ~np.isin(stayed, (0, 1)), "0 or 1"),
         ("converged", (conv == 1) & (div == 1), "0 where diverged is 1"),
-        ("accuracy", ~((acc >= 0) & (acc <= 1)), "in [0, 1]"),
+        ("accuracy", (bad == 0) & ~((acc >= 0) & (acc <= 1)), "in [0, 1] unless bad_accuracy"),
         (
             "converged",
-            (conv == 1) != ((acc >= facts["criterion"]) & (div == 0)),
+            (conv == 1) != ((acc >= facts["criterion"]) & (div == 0) & (bad == 0)),
             "consistent with accuracy",
         ),
+        ("stayed_converged", (stayed == 1) & (steps < 0), "0 where never converged"),
         (
-            "steps_to_converge",
+            "first_converged_update",
             ~np.isin(steps, [-1, *eval_updates(facts)]),
             "-1 or an evaluated update",
         ),
-        ("steps_to_converge", (conv == 1) & (steps < 0), ">= 0 where converged"),
+        ("first_converged_update", (conv == 1) & (steps < 0), ">= 0 where converged"),
         ("diverged_step", ~((dstep >= -1) & (dstep < updates)), f"in [-1, {updates})"),
         ("diverged_step", (div == 1) != (dstep >= 0), ">= 0 exactly where diverged"),
         ("final_loss", (div == 0) & ~np.isfinite(loss), "finite where not diverged"),
