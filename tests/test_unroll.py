@@ -221,6 +221,65 @@ def test_readout_equals_a_readout_of_the_states(setup, layout, backward):
     chex.assert_trees_all_close(carry, ref_carry, rtol=1e-12, atol=1e-12)
 
 
+def _scan_unrolls(f, *args):
+    """The ``unroll`` of every ``scan`` in ``f``'s jaxpr (Python-unrolled steps have none)."""
+    import re
+
+    return sorted({int(u) for u in re.findall(r"unroll=(\d+)", str(jax.make_jaxpr(f)(*args)))})
+
+
+@pytest.mark.parametrize("backward", BACKWARDS)
+def test_default_unroll_rolls_only_a_gated_cells_gradient(setup, backward):
+    """``scan_unroll=None``: the forward alone is unrolled by 8 (its scan, T = 12 > 8, has
+    unroll=8); a gradient's scans are rolled (1) for LSTM and GRU, unrolled by 8 for the
+    others; values and gradients (reverse and forward mode, a readout closing over a
+    differentiated weight, a mask) equal those of an explicit scan_unroll."""
+    cell, p, _, carry0 = setup
+    xs = jax.random.normal(jax.random.key(1), (B, 12, F), jnp.float64)
+    mask = prefix_mask([12, 5, 0], 12)
+    w = jnp.arange(1.0, H + 1.0, dtype=jnp.float64)
+
+    def loss(p, w, xs, scan_unroll=None):
+        ys, carry = rj.unroll(
+            cell,
+            p,
+            xs,
+            carry0,
+            mask=mask,
+            readout=lambda h: jnp.tanh(h @ w),
+            backward=backward,
+            scan_unroll=scan_unroll,
+        )
+        return jnp.sum(ys**2) + sum(jnp.sum(c) for c in jax.tree.leaves(carry))
+
+    gated = cell.gates > 1
+    assert _scan_unrolls(loss, p, w, xs) == [8]
+    assert _scan_unrolls(jax.grad(loss, (0, 1, 2)), p, w, xs) == ([1] if gated else [8])
+    for explicit in (1, 8):
+        chex.assert_trees_all_close(
+            loss(p, w, xs), loss(p, w, xs, explicit), rtol=1e-12, atol=1e-12
+        )
+        chex.assert_trees_all_close(
+            jax.grad(loss, (0, 1, 2))(p, w, xs),
+            jax.grad(loss, (0, 1, 2))(p, w, xs, explicit),
+            rtol=1e-10,
+            atol=1e-12,
+        )
+    if backward == "autodiff":  # forward mode (the hand BPTT is a custom_vjp: reverse only)
+        tangents = jax.tree.map(jnp.ones_like, (p, w, xs))
+        chex.assert_trees_all_close(
+            jax.jvp(loss, (p, w, xs), tangents),
+            jax.jvp(lambda *a: loss(*a, 1), (p, w, xs), tangents),
+            rtol=1e-10,
+            atol=1e-12,
+        )
+    # under vmap and jit too
+    got = jax.jit(jax.vmap(jax.grad(loss), in_axes=(None, None, 0)))(p, w, xs[None])
+    chex.assert_trees_all_close(
+        jax.tree.map(lambda a: a[0], got), jax.grad(loss)(p, w, xs, 1), rtol=1e-10, atol=1e-12
+    )
+
+
 TFB_BAD = [
     ("rank", lambda xs: dict(xs=xs[0]), "xs must have rank 3"),
     ("features", lambda xs: dict(xs=jnp.ones((T, F + 1, B))), "middle axis"),

@@ -79,23 +79,38 @@ def backward_scan(
     return d_params, d_carry0, d_xs
 
 
+def _unrolls(scan_unroll):
+    """``scan_unroll``: an int for every scan, or ``(forward, gradient)``."""
+    return (scan_unroll, scan_unroll) if isinstance(scan_unroll, int) else scan_unroll
+
+
 @partial(jax.custom_vjp, nondiff_argnums=(0, 5, 6))
 def unroll_hand(cell, params, xs, carry0, mask, reverse, scan_unroll):
-    """The TFB forward scan with :func:`backward_scan` as its VJP; returns ``(hs, carry_T)``."""
+    """The TFB forward scan with :func:`backward_scan` as its VJP; returns ``(hs, carry_T)``.
+    ``scan_unroll``: an int, or ``(forward, gradient)``: the first for a pass that is not
+    differentiated, the second for the forward that keeps residuals and the backward."""
     carry_T, hs = scan_lib.forward_scan(
-        cell, params, xs, carry0, mask, reverse=reverse, scan_unroll=scan_unroll
+        cell, params, xs, carry0, mask, reverse=reverse, scan_unroll=_unrolls(scan_unroll)[0]
     )
     return hs, carry_T
 
 
 def _unroll_hand_fwd(cell, params, xs, carry0, mask, reverse, scan_unroll):
     carry_T, (hs, h_prev, res) = scan_lib.forward_scan(
-        cell, params, xs, carry0, mask, reverse=reverse, scan_unroll=scan_unroll, residuals=True
+        cell,
+        params,
+        xs,
+        carry0,
+        mask,
+        reverse=reverse,
+        scan_unroll=_unrolls(scan_unroll)[1],
+        residuals=True,
     )
     return (hs, carry_T), (params, xs, mask, h_prev, res)
 
 
 def _unroll_hand_bwd(cell, reverse, scan_unroll, saved, cotangents):
+    scan_unroll = _unrolls(scan_unroll)[1]
     params, xs, mask, h_prev, res = saved
     d_hs, d_carry_T = cotangents
     d_params, d_carry0, d_xs = backward_scan(

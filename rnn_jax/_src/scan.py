@@ -25,12 +25,34 @@ LAYOUTS = ("BTF", "TFB")
 BACKWARDS = ("autodiff", "bptt")
 
 
-def check_options(backward: str, layout: str, scan_unroll: int) -> None:
+#: ``scan_unroll=None``: steps per scan iteration of a pass that is not differentiated.
+FORWARD_UNROLL = 8
+
+
+def check_options(backward: str, layout: str, scan_unroll: int | None) -> None:
     if backward not in BACKWARDS:
         raise ValueError(f"backward must be one of {BACKWARDS}, got {backward!r}")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-    checks.check_positive_int("scan_unroll", scan_unroll)
+    if scan_unroll is not None:
+        checks.check_positive_int("scan_unroll", scan_unroll)
+
+
+def auto_unroll(cell: Cell, scan_unroll: int | None) -> tuple[int, int]:
+    """``(forward, gradient)`` unroll factors: ``scan_unroll`` for both when given; for
+    ``None``, :data:`FORWARD_UNROLL` for a pass that is not differentiated and, for the scans a
+    gradient runs (the forward that keeps residuals and the backward), 1 for a gated cell
+    (LSTM, GRU) and :data:`FORWARD_UNROLL` otherwise.
+
+    Why (``docs/performance.md``): a forward-only scan unrolled is 2-5x faster than rolled (no
+    dynamic slice per step in its loops), but the gradient of an unrolled gated cell makes
+    XLA:CPU fuse the cheap multiply-add chain of the carry's cotangent into every consumer of
+    every later step (GRU/LSTM, H = 4, T = 7-10: 1.3-4.5x slower than rolled, and 3-9x the
+    HLO, so the compile too).
+    """
+    if scan_unroll is not None:
+        return scan_unroll, scan_unroll
+    return FORWARD_UNROLL, (1 if cell.gates > 1 else FORWARD_UNROLL)
 
 
 def prepare(cell: Cell, params, xs, carry0, mask, lengths, layout: str):

@@ -27,7 +27,7 @@ def unroll(
     readout: Callable[[Array], Any] | None = None,
     backward: str = "autodiff",
     layout: str = "BTF",
-    scan_unroll: int = 8,
+    scan_unroll: int | None = None,
 ) -> tuple[Any, Any]:
     r"""Runs ``cell`` over a batch of sequences with :func:`jax.lax.scan`.
 
@@ -58,7 +58,9 @@ def unroll(
       layout: ``"BTF"`` or ``"TFB"``; the seed sweeps compute in ``"TFB"``, which needs no
         transposes (``docs/performance.md``).
       scan_unroll: time steps unrolled per scan iteration; a sequence of at most this many
-        steps is unrolled completely. A speed choice: float rounding may differ slightly.
+        steps is unrolled completely. ``None`` (default): 8 for a pass that is not
+        differentiated, and for the scans of a gradient 1 for a gated cell (LSTM, GRU), 8
+        otherwise. A speed choice: float rounding may differ slightly.
 
     Returns:
       ``(ys, carry_T)``. ``ys`` is the states, ``(B, T, H)`` (``BTF``) or ``(T, H, B)``
@@ -83,20 +85,14 @@ def unroll(
     step_out = None
     if readout is not None:
         step_out = (lambda h: readout(h.T)) if btf else readout
+    unrolls = scan_lib.auto_unroll(cell, scan_unroll)
     if backward == "bptt":
-        hs, carry_T = bptt_lib.unroll_hand(cell, params, xs, carry0, mask, reverse, scan_unroll)
+        hs, carry_T = bptt_lib.unroll_hand(
+            cell, params, xs, carry0, mask, reverse, unrolls[0] if scan_unroll else unrolls
+        )
         ys = hs if step_out is None else jax.vmap(step_out)(hs)
     else:
-        carry_T, ys = scan_lib.forward_scan(
-            cell,
-            params,
-            xs,
-            carry0,
-            mask,
-            reverse=reverse,
-            scan_unroll=scan_unroll,
-            readout=step_out,
-        )
+        carry_T, ys = _autodiff_scan(cell, params, xs, carry0, mask, reverse, unrolls, step_out)
     if btf:
         carry_T = scan_lib.transpose_carry(carry_T)
         if readout is None:
@@ -104,3 +100,43 @@ def unroll(
         else:
             ys = jax.tree.map(lambda y: jnp.swapaxes(y, 0, 1), ys)
     return ys, carry_T
+
+
+def _autodiff_scan(cell, params, xs, carry0, mask, reverse, unrolls, readout):
+    """:func:`rnn_jax._src.scan.forward_scan` unrolled by ``unrolls[0]``, differentiated (by
+    JAX) through the same scan unrolled by ``unrolls[1]`` (a ``custom_jvp`` whose rule is the
+    JVP of that scan, so forward and reverse mode both work)."""
+    forward_unroll, grad_unroll = unrolls
+
+    def run(p, x, c, m, read, unroll):
+        return scan_lib.forward_scan(
+            cell, p, x, c, m, reverse=reverse, scan_unroll=unroll, readout=read
+        )
+
+    if forward_unroll == grad_unroll:
+        return run(params, xs, carry0, mask, readout, forward_unroll)
+    # A custom_jvp function may not close over values being differentiated: the readout's
+    # (e.g. its weights) become explicit arguments.
+    read, consts = None, []
+    if readout is not None:
+        h = jax.ShapeDtypeStruct((params.w_rec.shape[0], xs.shape[-1]), xs.dtype)
+        read, consts = jax.closure_convert(readout, h)
+
+    def with_consts(p, x, c, m, k, unroll):
+        return run(p, x, c, m, None if read is None else (lambda h: read(h, *k)), unroll)
+
+    @jax.custom_jvp
+    def scan(p, x, c, m, k):
+        return with_consts(p, x, c, m, k, forward_unroll)
+
+    @scan.defjvp
+    def _scan_jvp(primals, tangents):
+        p, x, c, m, k = primals
+        tp, tx, tc, _, tk = tangents
+        return jax.jvp(
+            lambda p, x, c, k: with_consts(p, x, c, m, k, grad_unroll),
+            (p, x, c, k),
+            (tp, tx, tc, tk),
+        )
+
+    return scan(params, xs, carry0, mask, list(consts))
