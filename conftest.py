@@ -19,8 +19,12 @@ from pathlib import Path
 #: by the scripts the tests start): hundreds of small programs compile, and XLA:CPU spends most
 #: of a small compile in LLVM's optimisation passes. What the tests check (gradients, optimizer
 #: steps, bit-identity between runs made under the same flags) does not depend on them;
-#: test_readme runs the README's example under XLA's defaults, as a user would.
-TEST_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
+#: test_readme runs the README's example under XLA's defaults, as a user would. One flag only:
+#: with ``--xla_cpu_use_fusion_emitters=false`` added, XLA:CPU (jaxlib 0.10.2) rounds a chunk of
+#: one microbatch differently from a chunk of several, so results would depend on chunking under
+#: the tests' flags although they do not under XLA's defaults (tests/test_runner.py's resume
+#: after SIGKILL, chunk 4 against chunk 8, caught it).
+TEST_XLA_FLAGS = "--xla_backend_optimization_level=0"
 if TEST_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TEST_XLA_FLAGS}".strip()
 

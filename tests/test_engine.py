@@ -10,6 +10,7 @@ import pytest
 
 from rnn_jax import make_train
 from rnn_jax.runs import (
+    CURVES,
     TABLE,
     files,
     run_sweep,
@@ -21,11 +22,11 @@ from tests.sweep_config import TINY
 
 @pytest.mark.slow
 def test_chunk_size_and_device_count_do_not_change_any_seed(reference, tmp_path):
-    want = sha256_of(reference / TABLE)
+    want = [sha256_of(reference / name) for name in (TABLE, CURVES)]
     assert "devices 1" in worker(tmp_path / "c5", N_REFERENCE, 5)
-    assert sha256_of(tmp_path / "c5" / TABLE) == want
+    assert [sha256_of(tmp_path / "c5" / name) for name in (TABLE, CURVES)] == want
     assert "devices 4" in worker(tmp_path / "d4", N_REFERENCE, 8, devices=4)
-    assert sha256_of(tmp_path / "d4" / TABLE) == want
+    assert [sha256_of(tmp_path / "d4" / name) for name in (TABLE, CURVES)] == want
     table = files.read_csv(reference / TABLE)
     np.testing.assert_array_equal(table["seed"], np.arange(N_REFERENCE))
 

@@ -218,7 +218,7 @@ def run_sweep(
       >>> r = runs.run_sweep(train, 16, hparams={"learning_rate": 0.1}, progress=False,
       ...                    microbatch=8)
       >>> r.summary["seeds"], sorted(r.table)[:3]
-      (16, ['accuracy', 'converged', 'decay'])
+      (16, ['accuracy', 'bad_accuracy', 'converged'])
     """
     check_train(train)
     checks.check_positive_int("n_seeds", n_seeds)
