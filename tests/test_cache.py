@@ -1,6 +1,5 @@
 """The compilation cache: byte-identical results, switchable within a process, flags."""
 
-import dataclasses
 import os
 import shutil
 import subprocess
@@ -150,7 +149,8 @@ def test_a_task_that_cannot_be_fingerprinted_is_never_cached(tmp_path):
     cache = runs.ExecutableCache(tmp_path)
     train = rj.make_train(TINY)
     opaque = train.task._replace(name="opaque", accuracy=_Opaque(train.task.accuracy))
-    _sweep(rj.make_train(dataclasses.replace(TINY, task=opaque)), cache)
+    config = rj.TrainConfig(task=opaque, batch_size=50, epochs=2, eval_every=4)
+    _sweep(rj.make_train(config), cache)
     assert not (tmp_path / "executables").exists()
 
 

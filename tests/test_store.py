@@ -35,6 +35,16 @@ def _npz(**arrays):
     return lambda out: _rewrite(out, CURVES, files.npz_bytes(**arrays))
 
 
+def _curve_accuracy(value, row=1):
+    def edit(out):
+        with np.load(out / CURVES) as z:
+            arrays = dict(z)
+        arrays["accuracy"][row, -1] = value
+        _rewrite(out, CURVES, files.npz_bytes(**arrays))
+
+    return edit
+
+
 def _huge_header(out):
     """A curves.npz whose header declares ~10**18 floats: refused before any allocation."""
     import io as stdio
@@ -75,6 +85,8 @@ EDITS = [
         "does not hold exactly|has shape",
     ),  # fmt: skip
     ("curves huge", _huge_header, r"has shape \(999999999, 999999999\)"),
+    ("curve accuracy 1.5", _curve_accuracy(1.5), r"in \[0, 1\] unless bad_accuracy \(row 2\)"),
+    ("bad_accuracy without one", _edit_table("bad_accuracy", 1), "bad_accuracy"),
 ]
 
 

@@ -122,6 +122,18 @@ BAD = [
         r"dtype float64 was asked for, but task 'first_bit' makes parameters of dtype",
     ),
     ("batch does not divide", dict(task=_first_bit_task(), batch_size=24), ValueError, "divide"),
+    (
+        "accuracy not scalar",
+        dict(task=_first_bit_task()._replace(accuracy=lambda p, test: test[1])),
+        ValueError,
+        r"accuracy must return a scalar .* got shape \(64,\)",
+    ),
+    (
+        "a seed task's size on your task",
+        dict(task=_first_bit_task(), hidden=8, init="pytorch"),
+        ValueError,
+        r"sets \['init', 'hidden'\], which only the named tasks",
+    ),
 ]
 
 
@@ -145,3 +157,128 @@ def test_a_criterion_must_be_an_accuracy(criterion):
     task = _first_bit_task()._replace(criterion=criterion)
     with pytest.raises(ValueError, match="criterion must be a number in \\[0, 1\\]"):
         rj.make_train(rj.TrainConfig(task=task, batch_size=16, epochs=20, eval_every=10))
+
+
+def _recall_data(key, n=32, steps=6, lag=2):
+    """Bits in; the bit seen ``lag`` steps earlier as the target at every step."""
+    bits = jax.random.bernoulli(key, 0.5, (n, steps, 1)).astype(jnp.float64)
+    return bits, jnp.roll(bits[..., 0], lag, axis=1)
+
+
+def _reference_logits(cell, params, xs):
+    """(n, T, F) -> (n, T, O): one step at a time through ``cell.step``, vmapped over n."""
+    hidden = params["w"].shape[0]
+    carry = jax.vmap(lambda _: cell.zero_carry(hidden, jnp.float64))(xs[:, 0])
+    step = jax.vmap(cell.step, in_axes=(None, 0, 0))
+    out = []
+    for t in range(xs.shape[1]):
+        carry, h = step(params["cell"], carry, xs[:, t])
+        out.append(np.asarray(h) @ np.asarray(params["w"]) + np.asarray(params["b"]))
+    return np.stack(out, axis=1)
+
+
+def _reference_loss(loss, z, ts):
+    """The mean loss of logits ``z`` (n, S, O) against targets ``ts`` (n, S[, O]), literally."""
+    if loss == "sigmoid":
+        z, t = z[..., 0], ts
+        return np.mean(np.logaddexp(0, z) - t * z)
+    if loss == "softmax":
+        log_p = z - np.log(np.exp(z).sum(-1, keepdims=True))
+        return -np.mean(np.take_along_axis(log_p, ts[..., None].astype(int), -1))
+    return np.mean((z - (ts if ts.ndim == 3 else ts[..., None])) ** 2)
+
+
+def _exact_match(loss, z, ts):
+    if loss == "sigmoid":
+        right = (z[..., 0] > 0) == (ts > 0.5)
+    elif loss == "softmax":
+        right = z.argmax(-1) == ts
+    else:
+        right = np.all(np.round(z) == (ts if ts.ndim == 3 else ts[..., None]), -1)
+    return np.mean(np.all(right, axis=1))
+
+
+SEQUENCE_CASES = [
+    ("every", "sigmoid", 1, "tanh", lambda ts: ts, slice(0, 6)),
+    ("last", "sigmoid", 1, "gru", lambda ts: ts[:, -1], slice(5, 6)),
+    (2, "sigmoid", 1, "lstm", lambda ts: ts, slice(2, 6)),
+    ("every", "softmax", 3, "gru", lambda ts: (ts + jnp.roll(ts, 1, 1)).astype(int), slice(0, 6)),
+    (4, "mse", 1, "linear", lambda ts: ts, slice(4, 6)),
+    ("every", "mse", 2, "tanh", lambda ts: jnp.stack([ts, 1 - ts], -1), slice(0, 6)),
+]
+
+
+@pytest.mark.parametrize(
+    "readout,loss,outputs,cell,targets,steps", SEQUENCE_CASES,
+    ids=[f"{c[0]}-{c[1]}{c[2]}-{c[3]}" for c in SEQUENCE_CASES],
+)  # fmt: skip
+def test_sequence_task_loss_and_accuracy_match_a_step_by_step_reference(
+    readout, loss, outputs, cell, targets, steps
+):
+    """The builder's loss, gradient and exact-match accuracy against a loop over cell.step."""
+
+    def data(key):
+        xs, ts = _recall_data(key)
+        return xs, targets(ts)
+
+    task = rj.sequence_task(data, cell=cell, hidden=3, readout=readout, loss=loss,
+                            outputs=outputs, name="recall")  # fmt: skip
+    params = task.init(jax.random.key(1), {})
+    chex.assert_shape((params["w"], params["b"]), [(3, outputs), (outputs,)])
+    xs, ts = data(jax.random.key(2))
+    z = _reference_logits(rj.cells.CELLS[cell], params, xs)[:, steps]
+    t = (
+        np.asarray(ts)[:, steps]
+        if ts.ndim > (2 if loss == "mse" and outputs > 1 else 1)
+        else (np.asarray(ts)[:, None])
+    )
+    lx, lt = task.layout(xs[None], ts[None])
+    got = task.loss(params, lx[0], lt[0])
+    np.testing.assert_allclose(got, _reference_loss(loss, z, t), rtol=1e-12)
+    assert float(task.accuracy(params, (xs, ts))) == _exact_match(loss, z, t)
+    g = jax.grad(task.loss)(params, lx[0], lt[0])
+    chex.assert_trees_all_equal_shapes(g, params)
+    assert all(bool(jnp.isfinite(a).all()) for a in jax.tree.leaves(g))
+
+
+def test_sequence_task_learns_delayed_recall_and_its_identity_is_its_arguments():
+    """A GRU learns to recall the bit 2 steps back; the builder's arguments decide identity."""
+
+    def data(key):
+        return _recall_data(key, n=256)
+
+    def build(**changes):
+        args = dict(cell="gru", hidden=4, readout=2, init="glorot", name="recall")
+        return rj.sequence_task(data, **{**args, **changes})
+
+    def cfg(task):
+        return rj.TrainConfig(task=task, optimizer="adam", batch_size=32, epochs=15, eval_every=8,
+                              dtype="float64", hparams={"learning_rate": 0.05})  # fmt: skip
+
+    describe = lambda task: runs.identity.describe(task, "task")  # noqa: E731
+    assert describe(build()) == describe(build())
+    for change in (dict(hidden=8), dict(init="pytorch"), dict(readout=3), dict(cell="lstm")):
+        assert describe(build()) != describe(build(**change)), change
+    with jax.numpy_dtype_promotion("standard"):
+        r = runs.run_sweep(rj.make_train(cfg(build())), 4, progress=False, microbatch=4)
+    assert r.summary["converged"] >= 2, r.table["accuracy"]
+    assert (r.table["accuracy"][r.table["converged"] == 1] == 1.0).all()
+
+
+SEQUENCE_BAD = [
+    (dict(cell="rnn"), KeyError, "rnn"),
+    (dict(loss="hinge"), ValueError, "loss must be one of"),
+    (dict(hidden=0), ValueError, "hidden must be an int >= 1"),
+    (dict(loss="sigmoid", outputs=2), ValueError, "one logit per step"),
+    (dict(readout=6), ValueError, "readout"),
+    (dict(init="he"), ValueError, "scheme"),
+    (dict(backward="adjoint"), ValueError, "backward"),
+]
+
+
+@pytest.mark.parametrize("kwargs,exc,match", SEQUENCE_BAD, ids=[str(b[0]) for b in SEQUENCE_BAD])
+def test_sequence_task_refuses_bad_arguments_in_one_line(kwargs, exc, match):
+    with pytest.raises(exc, match=match) as e:
+        task = rj.sequence_task(_recall_data, **kwargs)
+        rj.make_train(rj.TrainConfig(task=task, batch_size=16, eval_every=1, dtype="float64"))
+    assert "\n" not in str(e.value)

@@ -209,3 +209,45 @@ BAD_INPUTS = [
 def test_bad_input_is_a_clear_error(what, call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def _drift_task(accuracy):
+    """One parameter ``p`` from 0, pushed up by SGD (loss ``-p``: ``p = lr * update``); the
+    accuracy is a function of ``p`` alone, so which evaluations pass is known in advance."""
+    data = lambda key: (jnp.zeros((8, 1)), jnp.zeros(8))  # noqa: E731
+    return rj.Task(init=lambda key, hp: jnp.zeros(1), data=data, test_data=data,
+                   loss=lambda p, xs, ts: -jnp.sum(p), accuracy=lambda p, test: accuracy(p[0]),
+                   name="drift")  # fmt: skip
+
+
+OUTCOMES = [  # p at the 4 evaluations (every 2 updates, lr 0.1): 0.2, 0.4, 0.6, 0.8
+    ("converges and stays", lambda p: (p > 0.5).astype(p.dtype), (1, 6, 1, 0)),
+    ("converges then loses it", lambda p: (p < 0.5).astype(p.dtype), (0, 2, 0, 0)),
+    ("never", lambda p: 0.0 * p, (0, -1, 0, 0)),
+    ("NaN accuracy at one evaluation", lambda p: jnp.where(p > 0.7, jnp.nan, 1.0), (0, 2, 0, 1)),
+    ("accuracy above 1", lambda p: 1.0 + p, (0, -1, 0, 1)),
+]
+
+
+@pytest.mark.parametrize("what,accuracy,expected", OUTCOMES, ids=[o[0] for o in OUTCOMES])
+def test_outcome_columns_say_when_the_criterion_held(what, accuracy, expected):
+    """converged (at the end), first_converged_update, stayed_converged, bad_accuracy."""
+    cfg = TrainConfig(task=_drift_task(accuracy), optimizer="sgd", batch_size=8, epochs=8,
+                      eval_every=2, dtype="float64", hparams={"learning_rate": 0.1})  # fmt: skip
+    out = make_train(cfg)(jax.random.key(0))
+    np.testing.assert_allclose(out.params, [0.8])
+    got = (out.converged, out.first_converged_update, out.stayed_converged, out.bad_accuracy)
+    assert tuple(int(v) for v in got) == expected
+
+
+def test_a_bad_accuracy_is_counted_and_its_folder_resumes(tmp_path):
+    from rnn_jax import runs
+
+    cfg = TrainConfig(task=_drift_task(lambda p: 1.0 + p), optimizer="sgd", batch_size=8,
+                      epochs=8, eval_every=2, dtype="float64")  # fmt: skip
+    train = make_train(cfg)
+    first = runs.run_sweep(train, 4, out_dir=tmp_path, progress=False, microbatch=4)
+    assert first.summary["bad_accuracy"] == 4 and first.summary["converged"] == 0
+    more = runs.run_sweep(train, 8, out_dir=tmp_path, progress=False, microbatch=4)
+    assert more.summary["bad_accuracy"] == 8
+    np.testing.assert_array_equal(more.table["final_loss"][:4], first.table["final_loss"])

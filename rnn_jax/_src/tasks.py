@@ -357,7 +357,7 @@ def sequence_task(
         if loss == "sigmoid":
             right = (z[:, 0, :] > 0) == (t > 0.5)
         elif loss == "softmax":
-            right = jnp.argmax(z, axis=1) == t.astype(jnp.int32)
+            right = jnp.argmax(z, axis=1).astype(jnp.int32) == t.astype(jnp.int32)
         else:
             t = t if t.ndim == 3 else t[..., None]
             right = jnp.all(jnp.round(jnp.swapaxes(z, 1, 2)) == t, axis=-1)

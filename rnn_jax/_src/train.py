@@ -26,7 +26,7 @@ from rnn_jax._src import checks, datasets, imports
 from rnn_jax._src.cells import CELLS, check_scheme
 from rnn_jax._src.optimizers import HPARAM_RANGES, OPTIMIZERS, Optimizer, Range, as_optimizer
 from rnn_jax._src.scan import BACKWARDS
-from rnn_jax._src.tasks import TASKS, Task, as_task
+from rnn_jax._src.tasks import SIZES, TASKS, Task, as_task
 
 Array = jax.Array
 DTYPES = ("float32", "float64")
@@ -385,6 +385,20 @@ def _check_representable(name: str, value: float, dtype) -> None:
         )
 
 
+def _check_sizes_used(config: TrainConfig) -> None:
+    """A task object or factory reads none of the seed tasks' sizes (:data:`SIZES`): one set
+    to anything but its default would be silently ignored, so it is refused."""
+    if isinstance(config.task, str) and not imports.is_import_string(config.task):
+        return
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    changed = [k for k in SIZES if getattr(config, k) != defaults[k]]
+    if changed:
+        raise ValueError(
+            f"TrainConfig sets {changed}, which only the named tasks {sorted(TASKS)} read; "
+            "your task takes its own (e.g. rnn_jax.sequence_task(hidden=..., init=...))"
+        )
+
+
 def _check_accuracy(task: Task, params, test) -> None:
     """The accuracy is one number per run (a fraction of test items right), known before any
     seed trains."""
@@ -432,6 +446,7 @@ class Train:
         self.config = config
         self.optimizer = as_optimizer(config.optimizer)
         self.task = as_task(config.task, config)
+        _check_sizes_used(config)
         self.dtype = jnp.dtype(config.dtype)
         with self.precision():
             self.hparams = _read_hparams(config, self.task, self.optimizer, self.dtype)

@@ -7,11 +7,13 @@ at the top of a script), the functions they call. :func:`fingerprint` hashes all
 recursively:
 
 * the code of functions written by the user (bytecode, constants, names, nested code);
-* numbers, strings, booleans, ``None``, tuples, lists, dicts, named tuples and dataclasses by
-  value; NumPy and JAX arrays by dtype, shape and bytes;
+* numbers, strings, booleans, ``None``, dtypes, tuples, lists, dicts, named tuples and
+  dataclasses by value; NumPy and JAX arrays by dtype, shape and bytes;
 * functions, classes and modules of rnn_jax and of the libraries it runs on (JAX, NumPy,
   optax, ...) by their qualified name: their code is the installed version, which the
-  environment part of the identity records.
+  environment part of the identity records; what such a function captures (the arguments of
+  a builder such as :func:`rnn_jax.sequence_task`, a closure of ``optax.adam``'s) is
+  hashed by value like a user function's.
 
 Anything else (an object with state of its own, an open file, a lock) cannot be described by
 value: :class:`UnfingerprintableError` names where it was found, so a run refuses to be saved
@@ -100,7 +102,9 @@ class _Walker:
             self.put("seen", self.seen[id(obj)])
             return
         self.seen[id(obj)] = len(self.seen)
-        if isinstance(obj, np.generic):
+        if isinstance(obj, np.dtype):
+            self.put("dtype", obj.str)
+        elif isinstance(obj, np.generic):
             self.put("scalar", obj.dtype.str, obj.item())
         elif isinstance(obj, np.ndarray) or _is_jax_array(obj):
             arr = _host(obj)
@@ -151,11 +155,12 @@ class _Walker:
             )
 
     def function(self, fn: types.FunctionType, path: str) -> None:
-        if _library_function(fn):
+        library = _library_function(fn)
+        if library:  # its code is the installed version; what it captures is data
             self.put("named", fn.__module__, fn.__qualname__)
-            return
-        self.put("function", fn.__qualname__)
-        self.code(fn.__code__)
+        else:
+            self.put("function", fn.__qualname__)
+            self.code(fn.__code__)
         self.visit(fn.__defaults__, f"{path} defaults")
         self.visit(fn.__kwdefaults__, f"{path} keyword defaults")
         for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
@@ -164,6 +169,8 @@ class _Walker:
             except ValueError:  # an empty cell (a name assigned later)
                 value = None
             self.visit(value, f"{path} captures {name!r}")
+        if library:
+            return
         for name in _global_names(fn.__code__):
             if name in fn.__globals__:
                 self.visit(fn.__globals__[name], f"{path} reads global {name!r}")

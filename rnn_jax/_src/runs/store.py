@@ -230,17 +230,26 @@ def validate_table(t: Mapping[str, np.ndarray], identity: Mapping, n: int, name)
             raise FileError(f"{name}: {column!r} must be {rule} (row {row + 1})")
 
 
-def validate_curves(curves: Mapping[str, np.ndarray], identity: Mapping, n: int, name) -> None:
+def validate_curves(
+    curves: Mapping[str, np.ndarray], identity: Mapping, n: int, name, bad_accuracy=None
+) -> None:
     """Refuses curves that do not cover seeds ``0..n-1`` at the evaluated updates of the sweep
-    of ``identity``, or that hold accuracies outside ``[0, 1]``."""
+    of ``identity``, or that hold an accuracy outside ``[0, 1]`` in a row whose table entry
+    (``bad_accuracy``, ``(n,)``; default all 0) does not flag it."""
     _, facts = _facts(identity, name)
     if not np.array_equal(curves["seed"], np.arange(n)) or not np.array_equal(
         curves["update"], eval_updates(facts)
     ):
         raise FileError(f"{name} does not cover the seeds and updates of {TABLE}")
     acc = curves["accuracy"]
-    if np.any(~((acc >= 0) & (acc <= 1))):
-        raise FileError(f"{name}: accuracies must be in [0, 1]")
+    flagged = np.zeros(n, bool) if bad_accuracy is None else np.asarray(bad_accuracy) == 1
+    outside = ~((acc >= 0) & (acc <= 1))
+    if np.any(outside & ~flagged[:, None]):
+        row = int(np.argmax(np.any(outside, axis=1) & ~flagged))
+        raise FileError(f"{name}: accuracies must be in [0, 1] unless bad_accuracy (row {row + 1})")
+    if np.any(flagged & ~np.any(outside, axis=1)):
+        row = int(np.argmax(flagged & ~np.any(outside, axis=1)))
+        raise FileError(f"{name}: bad_accuracy without an accuracy outside [0, 1] (row {row + 1})")
 
 
 def read_sweep(folder: RunFolder) -> tuple[dict, dict]:
@@ -255,7 +264,7 @@ def read_sweep(folder: RunFolder) -> tuple[dict, dict]:
     raw = folder.read(CURVES, _curves_bytes_cap(n, n_evals))
     curves = files.parse_npz(raw, str(path / CURVES), expect)
     validate_table(table, identity, n, str(path / TABLE))
-    validate_curves(curves, identity, n, str(path / CURVES))
+    validate_curves(curves, identity, n, str(path / CURVES), table["bad_accuracy"])
     return table, curves
 
 
