@@ -47,33 +47,62 @@ class Args:
 
 
 def gradient_check(params, xs, ts, cell) -> float:
-    """Largest relative error, hand BPTT vs central differences, float64 (seed 002's check)."""
-    p64 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
-    x64 = jnp.asarray(xs[:100], jnp.float64)
-    t64 = jnp.asarray(ts[:100], jnp.float64)
+    """Largest relative error, hand BPTT vs central differences, float64 (seed 002's check).
+
+    The hand BPTT gradient and the error are jitted (one compile each, instead of ~150
+    operations run eagerly); the central differences evaluate the jitted loss as before."""
+    p64, x64, t64 = jax.device_get(
+        jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), (params, xs[:100], ts[:100]))
+    )
     f = jax.jit(lambda p: models.adder_loss(p, x64, t64, cell=cell))
-    g = jax.grad(models.adder_loss)(p64, x64, t64, cell=cell, backward="bptt")
+    bptt_loss = functools.partial(models.adder_loss, cell=cell, backward="bptt")
+    g = jax.jit(jax.grad(bptt_loss))(p64, x64, t64)
     num = rj.numerical_grad(f, p64, 1e-5)
-    return float(rj.relative_error(g, num, floor=1e-6))
+    return float(jax.jit(rj.relative_error, static_argnames="floor")(g, num, floor=1e-6))
 
 
 def layout(a: int, b: int, t_bits, y_bits) -> str:
     """Seed 002's printout: bits least-significant first, then the decimal value."""
     fmt = lambda bits: "".join(str(int(v)) for v in bits)  # noqa: E731
     w = len(t_bits)
+    to_bits = lambda n: (n >> np.arange(w)) & 1  # noqa: E731 - datasets.to_bits, in NumPy
     return (
-        f"x1:   {fmt(datasets.to_bits(jnp.int32(a), w))}   {a:2d}\n"
-        f"x2: + {fmt(datasets.to_bits(jnp.int32(b), w))}   {b:2d}\n"
+        f"x1:   {fmt(to_bits(a))}   {a:2d}\n"
+        f"x2: + {fmt(to_bits(b))}   {b:2d}\n"
         f"      {'-' * w}   --\n"
         f"t:  = {fmt(t_bits)}   {a + b:2d}\n"
         f"y:  = {fmt(y_bits)}"
     )
 
 
-@functools.partial(jax.jit, static_argnames="cell")
 def exact_sums(params, xs, ts, cell):
-    """Fraction of the sums whose every bit is right (jitted: one compile per shape)."""
+    """Fraction of the sums whose every bit is right."""
     return jnp.mean(jnp.all((models.adder_apply(params, xs, cell=cell) > 0) == (ts > 0.5), -1))
+
+
+@functools.partial(jax.jit, static_argnames=("bits", "test_bits", "n_long", "cell"))
+def evaluate(
+    candidates, pick, key, *, bits: int, test_bits: tuple[int, ...], n_long: int, cell
+) -> dict:
+    """The adder ``pick`` of ``candidates`` (parameters stacked along axis 0) on its tests, as
+    one program (one compile instead of ~150 small ones): five random sums (operands ``ab``,
+    targets and outputs in bits), the accuracy over all pairs of ``bits``-bit numbers, and over
+    ``n_long`` random sums per length of ``test_bits``."""
+    params = jax.tree.map(lambda a: a[pick], candidates)
+    k_test = jax.random.fold_in(key, 10_000)
+    ab = jax.random.randint(k_test, (5, 2), 0, 2**bits)
+    x5, t5 = datasets.encode_addition(ab[:, 0], ab[:, 1], bits)
+    lengths = []
+    for i, n_bits in enumerate(test_bits):
+        xl, tl = datasets.long_addition(jax.random.fold_in(k_test, i + 1), n_long, n_bits)
+        lengths.append(exact_sums(params, xl, tl, cell))
+    return {
+        "ab": ab,
+        "t5": t5,
+        "y5": models.adder_apply(params, x5, cell=cell) > 0,
+        "all_pairs": exact_sums(params, *datasets.all_addition_pairs(bits), cell),
+        "lengths": lengths,
+    }
 
 
 def main(argv=None, context=None) -> dict:
@@ -92,35 +121,41 @@ def run(args: Args, cfg: rj.TrainConfig, out: Path) -> dict:
     keys = jax.random.wrap_key_data(runs.seed_keys(args.seed, np.arange(args.candidates)))
     with train.precision():  # the config's dtype (float32), whatever the global setting
         outcome = jax.jit(jax.vmap(train))(keys)
-    converged = np.asarray(outcome.converged)
+    converged, first, curves = jax.device_get(
+        (outcome.converged, outcome.first_converged_update, outcome.loss_curve)
+    )
     pick = int(np.argmax(converged)) if converged.any() else 0
-    params = jax.tree.map(lambda a: a[pick], outcome.params)
+    cell = rj.cells.CELLS[cfg.cell]
+    key = jax.random.key(args.seed)
+    tests = evaluate(
+        outcome.params,
+        pick,
+        key,
+        bits=cfg.bits,
+        test_bits=args.test_bits,
+        n_long=args.n_long,
+        cell=cell,
+    )
 
     # The shown seed's own starting point and data (its cell, size and scale), as trained.
-    cell = rj.cells.CELLS[cfg.cell]
-    seed_keys = rj.train_keys(keys[pick])
-    with train.precision():
+    def start(key):
+        seed_keys = rj.train_keys(key)
         xs, ts = train.task.data(seed_keys.data)
-        p_init = train.task.init(seed_keys.init, train.hparams)
+        return xs, ts, train.task.init(seed_keys.init, train.hparams)
+
+    with train.precision():
+        xs, ts, p_init = jax.jit(start)(keys[pick])
     with jax.enable_x64(True):  # the gradient check is float64, in this scope only
         grad_err = gradient_check(p_init, xs, ts, cell)
 
+    tests = jax.device_get(tests)
     # Five test sums in the seed's layout.
-    k_test = jax.random.fold_in(jax.random.key(args.seed), 10_000)
-    ab = np.asarray(jax.random.randint(k_test, (5, 2), 0, 2**cfg.bits))
-    x5, t5 = datasets.encode_addition(jnp.asarray(ab[:, 0]), jnp.asarray(ab[:, 1]), cfg.bits)
-    y5 = np.asarray(models.adder_apply(params, x5, cell=cell) > 0).astype(int)
-    examples = [
-        layout(int(a), int(b), np.asarray(t5[i]).astype(int), y5[i]) for i, (a, b) in enumerate(ab)
-    ]
+    ab, t5, y5 = tests["ab"], tests["t5"].astype(int), tests["y5"].astype(int)
+    examples = [layout(int(a), int(b), t5[i], y5[i]) for i, (a, b) in enumerate(ab)]
+    acc_all = float(tests["all_pairs"])
+    lengths = {str(b): float(a) for b, a in zip(args.test_bits, tests["lengths"])}
 
-    acc_all = float(exact_sums(params, *datasets.all_addition_pairs(cfg.bits), cell=cell))
-    lengths = {}
-    for i, bits in enumerate(args.test_bits):
-        xl, tl = datasets.long_addition(jax.random.fold_in(k_test, i + 1), args.n_long, bits)
-        lengths[str(bits)] = float(exact_sums(params, xl, tl, cell=cell))
-
-    curve = np.asarray(outcome.loss_curve[pick])
+    curve = curves[pick]
     plots.curve_figure(
         {f"seed {pick}": curve},
         out / "cost.png",
@@ -146,7 +181,7 @@ def run(args: Args, cfg: rj.TrainConfig, out: Path) -> dict:
         "converged_candidates": int(converged.sum()),
         "shown_seed_index": pick,
         "shown_converged": bool(converged[pick]),
-        "first_converged_update": int(outcome.first_converged_update[pick]),
+        "first_converged_update": int(first[pick]),
         "gradient_check_max_relative_error": grad_err,
         "final_cost": float(curve[-1]),
         "accuracy_all_pairs": acc_all,

@@ -50,77 +50,109 @@ def loss_fn(p, X, T):
     return models.counter_loss(p, X, T)
 
 
-def run(args: Args) -> dict:
+def optimizers(args: Args) -> dict:
+    """The compared optimizers by name: the seed's Rprop rule, the other Rprop variants, then
+    gradient descent at each learning rate."""
+    opts = {"rprop (seed rule)": rj.rprop(args.delta0, variant="seed")}
+    for v in ("rprop-", "irprop-", "rprop+", "irprop+"):
+        opts[v] = rj.rprop(args.delta0, variant=v)
+    for lr in args.gd_learning_rates:
+        opts[f"gd lr={lr:g}"] = optax.sgd(lr)
+    return opts
+
+
+def _compute(args: Args, key) -> tuple:
+    """Every number of the run and the figures' data, as one program (one compile).
+
+    Every optimizer runs its own :func:`rnn_jax.fit` (the same program it is alone, so the
+    same paths); in one program XLA compiles the kernels they share once. The test sequences
+    are drawn inside the program and the trained counters run on them together (vmapped over
+    the optimizers). Returns ``(runs, final_losses, test_output, targets, outputs,
+    figure_data)``: ``runs`` and ``final_losses`` are lists in the order of
+    :func:`optimizers` (a dict would come back sorted by name); ``targets[i]`` and
+    ``outputs[i]`` (one row per optimizer) are for ``args.test_lengths[i]``.
+    """
     X, T = jnp.asarray(datasets.SEED000_X), jnp.asarray(datasets.SEED000_T)
     p0 = models.counter_init(-1.5, 2.0, jnp.float64)
-    runs = {}
-    optimizers = {"rprop (seed rule)": rj.rprop(args.delta0, variant="seed")}
-    for v in ("rprop-", "irprop-", "rprop+", "irprop+"):
-        optimizers[v] = rj.rprop(args.delta0, variant=v)
-    for lr in args.gd_learning_rates:
-        optimizers[f"gd lr={lr:g}"] = optax.sgd(lr)
-    for name, opt in optimizers.items():
-        p, hist = jax.jit(lambda p, opt=opt: rj.fit(loss_fn, p, opt, args.steps, X, T))(p0)
-        runs[name] = (p, hist)
+    runs = [rj.fit(loss_fn, p0, opt, args.steps, X, T) for opt in optimizers(args).values()]
+    finals = [loss_fn(p, X, T) for p, _ in runs]
+    test_out = models.counter_apply(runs[0][0], datasets.SEED000_TEST)[0]
 
+    # Length generalisation: train on length 10, test on much longer sequences. The error of
+    # a count over n steps grows like n * |w_rec - 1| * count, so only near-exact weights carry.
+    trained = jax.tree.map(lambda *a: jnp.stack(a), *(p for p, _ in runs))
+    targets, outputs = [], []
+    for i, n in enumerate(args.test_lengths):
+        xs, t = datasets.counting_ones_data(jax.random.fold_in(key, i), 100, n, jnp.float64)
+        targets.append(t)
+        outputs.append(jax.vmap(models.counter_apply, in_axes=(0, None))(trained, xs))
+    return runs, finals, test_out, targets, outputs, _figure_data(args, X, T)
+
+
+def run(args: Args) -> dict:
+    compute = jax.jit(lambda key: _compute(args, key))
+    runs, finals, test_out, targets, outputs, figure_data = jax.device_get(
+        compute(jax.random.key(args.seed))
+    )
+    names = list(optimizers(args))
+    runs, finals = dict(zip(names, runs)), dict(zip(names, finals))
     seed_p = runs["rprop (seed rule)"][0]
     w_x, w_rec = float(seed_p.w_x[0, 0]), float(seed_p.w_rec[0, 0])
-    test_out = float(models.counter_apply(seed_p, datasets.SEED000_TEST)[0])
 
     summary = {}
     for name, (p, hist) in runs.items():
-        final = float(loss_fn(p, X, T))
         summary[name] = {
             "w_x": float(p.w_x[0, 0]),
             "w_rec": float(p.w_rec[0, 0]),
-            "final_loss": final,
+            "final_loss": float(finals[name]),
             "diverged": bool(hist["diverged"]),
             "diverged_step": int(hist["diverged_step"]),
         }
 
-    # Length generalisation: train on length 10, test on much longer sequences. The error of
-    # a count over n steps grows like n * |w_rec - 1| * count, so only near-exact weights carry.
-    key = jax.random.key(args.seed)
     lengths = {}
-    for name, (p, hist) in runs.items():
+    for k, (name, (_, hist)) in enumerate(runs.items()):
         if bool(hist["diverged"]):
             continue
         per = {}
-        for i, n in enumerate(args.test_lengths):
-            xs, t = datasets.counting_ones_data(jax.random.fold_in(key, i), 100, n, jnp.float64)
-            out = np.asarray(models.counter_apply(p, xs))
-            err = np.abs(out - np.asarray(t))
+        for n, t, out in zip(args.test_lengths, targets, outputs):
+            err = np.abs(out[k] - t)
             per[str(n)] = {
                 "mean_abs_error": float(err.mean()),
                 "max_abs_error": float(err.max()),
-                "exact_after_rounding": float(np.mean(np.round(out) == np.asarray(t))),
+                "exact_after_rounding": float(np.mean(np.round(out[k]) == t)),
             }
         lengths[name] = per
     return {
         "final_weights": {"w_x": w_x, "w_rec": w_rec},
-        "test_output": test_out,
+        "test_output": float(test_out),
         "test_target": int(datasets.SEED000_TEST.sum()),
         "optimizers": summary,
         "length_generalisation": lengths,
         "_runs": runs,
+        "_figure_data": figure_data,
     }
 
 
-def loss_surface(X, T, n: int, lo=(-3.0, -3.0), hi=(3.0, 3.0)):
-    wx = np.linspace(lo[0], hi[0], n)
-    wr = np.linspace(lo[1], hi[1], n)
+def _figure_data(args: Args, X, T, lo=(-3.0, -3.0), hi=(3.0, 3.0)) -> dict:
+    """The loss on a ``grid`` x ``grid`` mesh, and the gradient along ``w_rec`` at ``w_x = 1``
+    (401 points), each one vmapped evaluation."""
+    wx = np.linspace(lo[0], hi[0], args.grid)
+    wr = np.linspace(lo[1], hi[1], args.grid)
     WX, WR = np.meshgrid(wx, wr)
 
     def one(a, b):
         return loss_fn(models.counter_init(a, b, jnp.float64), X, T)
 
-    L = jax.jit(jax.vmap(jax.vmap(one)))(jnp.asarray(WX), jnp.asarray(WR))
-    return WX, WR, np.asarray(L)
+    L = jax.vmap(jax.vmap(one))(jnp.asarray(WX), jnp.asarray(WR))
+    w_rec = np.linspace(-2.0, 2.0, 401)
+    grad = jax.vmap(lambda b: jax.grad(loss_fn)(models.counter_init(1.0, b, jnp.float64), X, T))
+    return {"WX": WX, "WR": WR, "L": L, "w_rec": w_rec, "grad": grad(jnp.asarray(w_rec))}
 
 
-def figures(result: dict, args: Args, out) -> None:
-    X, T = jnp.asarray(datasets.SEED000_X), jnp.asarray(datasets.SEED000_T)
-    WX, WR, L = loss_surface(X, T, args.grid)
+def figures(result: dict, out) -> None:
+    """The loss surface with every optimizer's path, and the gradient's explosion."""
+    data = result["_figure_data"]
+    WX, WR, L = data["WX"], data["WR"], data["L"]
     fig, ax = plots.subplots((6.5, 5.2))
     c = ax.pcolormesh(WX, WR, np.maximum(L, 1e-8), norm=LogNorm(), cmap="viridis", shading="auto")
     fig.colorbar(c, ax=ax, label="MSE (log scale)")
@@ -138,10 +170,7 @@ def figures(result: dict, args: Args, out) -> None:
     plots.save(fig, out / "loss_surface.png")
 
     # Gradient magnitude along w_rec at w_x = 1: explodes past |w_rec| > 1 (~ w_rec^T).
-    wr = np.linspace(-2.0, 2.0, 401)
-    g = jax.vmap(lambda b: jax.grad(loss_fn)(models.counter_init(1.0, b, jnp.float64), X, T))(
-        jnp.asarray(wr)
-    )
+    wr, g = data["w_rec"], data["grad"]
     mag = np.sqrt(np.asarray(g.w_x[:, 0, 0]) ** 2 + np.asarray(g.w_rec[:, 0, 0]) ** 2)
     fig, ax = plots.subplots((6, 3.6))
     ax.semilogy(wr, np.maximum(mag, 1e-12))
@@ -186,7 +215,7 @@ def main(argv=None, context=None) -> dict:
     def compute() -> dict:
         with jax.enable_x64(True):  # the seed's numbers, in float64, for this run only
             result = run(args)
-            figures(result, args, out)
+            figures(result, out)
         return {k: v for k, v in result.items() if not k.startswith("_")}
 
     metrics = cli.reuse_or_run(out, "counting_ones", args, context, compute)
