@@ -3,6 +3,8 @@ a chosen baseline, long-form curves, figures that keep every point, reading a gr
 
 import dataclasses
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -115,3 +117,25 @@ def test_values_that_are_one_value_in_float32_are_refused():
     train = rj.make_train(dataclasses.replace(TINY, dtype="float32"))
     with pytest.raises(ValueError, match="two points are the same value in float32"):
         runs.run_grid(train, 4, {"learning_rate": [0.1, 0.1 + 1e-10]}, progress=False)
+
+
+def _recall(key):
+    bits = jax.random.bernoulli(key, 0.5, (32, 5, 1)).astype(jnp.float32)
+    return bits, jnp.roll(bits[..., 0], 1, axis=1)
+
+
+def test_structures_of_different_tasks_are_labelled_by_task_and_never_share_a_folder(tmp_path):
+    """Three tasks (one per init scheme) are three structures; two of one name are refused."""
+    config = lambda task: rj.TrainConfig(task=task, optimizer="adam", batch_size=16,  # noqa: E731
+                                         epochs=2, eval_every=2)  # fmt: skip
+    build = lambda scheme, name: rj.make_train(config(rj.sequence_task(  # noqa: E731
+        _recall, cell="gru", hidden=2, readout=1, init=scheme, name=name)))  # fmt: skip
+    trains = [build(s, f"recall_{s}") for s in ("glorot", "pytorch")]
+    with jax.numpy_dtype_promotion("standard"):  # optax.adam: b ** count (float ** int)
+        g = runs.run_grid(trains, 4, out_dir=tmp_path, progress=False, microbatch=4)
+    assert [p["task"] for p in g.points] == ["recall_glorot", "recall_pytorch"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "task=recall_glorot", "task=recall_pytorch"]  # fmt: skip
+    same = [build(s, "recall") for s in ("glorot", "pytorch")]
+    with pytest.raises(ValueError, match="structures 1 and 2 have the same labels"):
+        runs.run_grid(same, 4, progress=False)

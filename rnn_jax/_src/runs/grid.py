@@ -92,16 +92,22 @@ def _shortest(v) -> str:
 
 
 def structure_labels(trains: Sequence) -> list[dict]:
-    """What tells a grid's structures apart, per structure: the optimizer's name, and every
-    configuration field whose value differs between them (``hidden``, ``cell``, ...)."""
+    """What tells a grid's structures apart, per structure: the task's name where their tasks'
+    names differ, the optimizer's name, and every configuration field whose value differs
+    between them (``hidden``, ``cell``, ...)."""
     configs = [dataclasses.asdict(t.config) for t in trains]
     differ = [
         k
         for k in configs[0]
         if k not in ("optimizer", "hparams", "task") and len({repr(c[k]) for c in configs}) > 1
     ]
+    tasks = len({t.task.name for t in trains}) > 1
     return [
-        {"optimizer": t.optimizer.name, **{k: c[k] for k in differ}}
+        {
+            **({"task": t.task.name} if tasks else {}),
+            "optimizer": t.optimizer.name,
+            **{k: c[k] for k in differ},
+        }
         for t, c in zip(trains, configs)
     ]
 
@@ -403,6 +409,12 @@ def _structure_names(labels: list[dict], names) -> list[str]:
         return names
     if len(labels) == 1:
         return [""]
+    for i, label in enumerate(labels):
+        if label in labels[:i]:
+            raise ValueError(
+                f"structures {labels.index(label) + 1} and {i + 1} have the same labels "
+                f"{label}: give their tasks different names, or pass names="
+            )
     varied = [k for k in labels[0] if len({repr(label[k]) for label in labels}) > 1]
     return [",".join(f"{k}={label[k]}" for k in varied) for label in labels]
 
