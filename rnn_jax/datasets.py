@@ -7,8 +7,10 @@ from rnn_jax._src.datasets import SEED000_TEST as SEED000_TEST
 from rnn_jax._src.datasets import SEED000_X as SEED000_X
 from rnn_jax._src.datasets import addition_prefix_tree as addition_prefix_tree
 from rnn_jax._src.datasets import all_addition_pairs as all_addition_pairs
+from rnn_jax._src.datasets import all_delayed_recall as all_delayed_recall
 from rnn_jax._src.datasets import binary_addition_data as binary_addition_data
 from rnn_jax._src.datasets import counting_ones_data as counting_ones_data
+from rnn_jax._src.datasets import delayed_recall_data as delayed_recall_data
 from rnn_jax._src.datasets import encode_addition as encode_addition
 from rnn_jax._src.datasets import from_bits as from_bits
 from rnn_jax._src.datasets import long_addition as long_addition
@@ -22,8 +24,10 @@ __all__ = [
     "SEED000_X",
     "addition_prefix_tree",
     "all_addition_pairs",
+    "all_delayed_recall",
     "binary_addition_data",
     "counting_ones_data",
+    "delayed_recall_data",
     "encode_addition",
     "from_bits",
     "long_addition",

@@ -93,12 +93,31 @@ def test_addition_prefix_tree_validates_bits():
         datasets.addition_prefix_tree(11)
 
 
+def test_delayed_recall_targets_are_the_bits_seen_delay_steps_before(key):
+    xs, ts = datasets.delayed_recall_data(key, 40, length=7, delay=2)
+    chex.assert_shape((xs, ts), [(40, 7, 1), (40, 7)])
+    x = np.asarray(xs)[..., 0]
+    for t in range(2, 7):
+        np.testing.assert_array_equal(ts[:, t], x[:, t - 2])
+    xs, ts = datasets.all_delayed_recall(length=5, delay=3)
+    rows = {tuple(r) for r in np.asarray(xs)[..., 0].astype(int)}
+    assert len(rows) == 32 and all(set(r) <= {0, 1} for r in rows)  # every sequence once
+    np.testing.assert_array_equal(ts[:, 3:], np.asarray(xs)[:, :2, 0])
+
+
 # (what, call, exception, the message must contain)
 BAD_INPUTS = [
     ("key not a key", lambda: datasets.binary_addition_data(42, 10), TypeError, "key must be"),
     ("bits too large", lambda: datasets.binary_addition_data(KEY, 10, bits=31), ValueError, "bits"),
     ("all pairs too many", lambda: datasets.all_addition_pairs(11), ValueError, "bits"),
     ("n = 0", lambda: datasets.counting_ones_data(KEY, 0, 10), ValueError, "n must be"),
+    (
+        "delay >= length",
+        lambda: datasets.delayed_recall_data(KEY, 4, 3, 3),
+        ValueError,
+        "must be below length",
+    ),
+    ("recall too many", lambda: datasets.all_delayed_recall(21), ValueError, "at most 20"),
 ]
 
 

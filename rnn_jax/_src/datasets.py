@@ -122,6 +122,37 @@ def encode_addition(a: Array, b: Array, bits: int, dtype=jnp.float32) -> tuple[A
     return xs, to_bits(a + b, bits + 1).astype(dtype)
 
 
+def delayed_recall_data(
+    key: Array, n: int, length: int = 10, delay: int = 3, dtype=jnp.float32
+) -> tuple[Array, Array]:
+    """``n`` uniform bit sequences and, at every step ``t``, the bit seen ``delay`` steps
+    earlier: inputs ``(n, length, 1)``, targets ``(n, length)`` (``targets[:, t] =
+    inputs[:, t - delay, 0]``; the first ``delay`` targets wrap around and are not meant to be
+    read: ``rnn_jax.sequence_task(..., readout=delay)``)."""
+    checks.check_key("key", key)
+    checks.check_positive_int("n", n)
+    _check_recall(length, delay)
+    bits = jax.random.bernoulli(key, 0.5, (n, length, 1)).astype(dtype)
+    return bits, jnp.roll(bits[..., 0], delay, axis=1)
+
+
+def all_delayed_recall(length: int = 10, delay: int = 3, dtype=jnp.float32) -> tuple[Array, Array]:
+    """Every sequence of ``length`` bits (``2**length`` of them, at most 20 bits) with its
+    :func:`delayed_recall_data` targets: a test set on which exact match is exact."""
+    _check_recall(length, delay)
+    if length > 20:
+        raise ValueError(f"length = {length}: at most 20 (2**length sequences are enumerated)")
+    bits = (jnp.arange(2**length)[:, None] >> jnp.arange(length)[None, :] & 1).astype(dtype)
+    return bits[..., None], jnp.roll(bits, delay, axis=1)
+
+
+def _check_recall(length, delay) -> None:
+    checks.check_positive_int("length", length)
+    checks.check_positive_int("delay", delay)
+    if delay >= length:
+        raise ValueError(f"delay = {delay} must be below length = {length}")
+
+
 def binary_addition_data(
     key: Array, n: int, bits: int = 6, dtype=jnp.float32
 ) -> tuple[Array, Array]:
