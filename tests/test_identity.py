@@ -16,6 +16,16 @@ def test_identity_names_code_versions_and_hardware():
     assert len(env["rnn_jax_source_sha256"]) == 64
     for key in ("jax", "jaxlib", "optax", "backend", "device", "cpu"):
         assert env[key]
+    assert set(env["cpu_features"].split()) <= set(identity.ISA_FEATURES)
+    assert "--xla_backend_optimization_level=0" in env["xla_flags"]  # the tests' own flags
+
+
+def test_the_xla_flags_recorded_leave_out_the_device_count(monkeypatch):
+    """Flags that change numbers are identity; how many CPU devices there are is not."""
+    from rnn_jax._src.runs.identity import _xla_flags
+
+    monkeypatch.setenv("XLA_FLAGS", "--b=1 --xla_force_host_platform_device_count=4 --a=2")
+    assert _xla_flags() == "--a=2 --b=1"
     assert identity.differences({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3}, "d": 0}) == [
         "a.c",
         "d",

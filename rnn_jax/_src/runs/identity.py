@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import os
 import platform
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,6 +42,36 @@ def source_hash() -> str:
     return digest.hexdigest()
 
 
+#: The XLA flag that only sets how many CPU devices there are (not part of an identity).
+DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
+
+#: The CPU features XLA:CPU generates code for (a model name like "Intel(R) Xeon(R)
+#: Processor" covers CPUs with and without AVX-512, whose float32 results differ).
+ISA_FEATURES = ("sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512dq",
+                "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+                "amx_tile", "amx_bf16", "amx_int8")  # fmt: skip
+
+
+def _cpu_features() -> str:
+    """The :data:`ISA_FEATURES` this CPU has, space-separated ("" where unknown)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    have = set(line.split(":", 1)[1].split())
+                    return " ".join(x for x in ISA_FEATURES if x in have)
+    except OSError:
+        pass
+    return ""
+
+
+def _xla_flags() -> str:
+    """``XLA_FLAGS`` as they decide numbers: sorted, without the host device count (results
+    do not depend on how many devices a sweep is sharded over)."""
+    flags = os.environ.get("XLA_FLAGS", "").split()
+    return " ".join(sorted(f for f in flags if not f.startswith(DEVICE_COUNT_FLAG)))
+
+
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -61,7 +92,9 @@ def environment() -> dict:
 
     Returns:
       ``{"rnn_jax", "rnn_jax_source_sha256", "jax", "jaxlib", "optax", "backend", "device",
-      "cpu"}``, all strings.
+      "cpu", "cpu_features", "xla_flags"}``, all strings: ``cpu_features`` the instruction
+      sets XLA:CPU compiles for (:data:`ISA_FEATURES` present), ``xla_flags`` the
+      ``XLA_FLAGS`` that can change numbers.
     """
     import jax
     import jaxlib
@@ -79,6 +112,8 @@ def environment() -> dict:
         "backend": jax.default_backend(),
         "device": device.device_kind,
         "cpu": _cpu_model(),
+        "cpu_features": _cpu_features(),
+        "xla_flags": _xla_flags(),
     }
 
 
