@@ -77,6 +77,8 @@ class Args:
         str | None, cli.flag("also write the results to this JSON file.", "FILE", "none")
     ] = None
     skip_cells: Annotated[bool, cli.flag("skip the cell timings.")] = False
+    recall_seeds: Annotated[int, cli.flag("seeds per timed call of the custom task.", "N")] = 256
+    skip_recall: Annotated[bool, cli.flag("skip the custom task (delayed recall).")] = False
 
 
 def _interleaved(fns: dict, repeats: int) -> dict[str, float]:
@@ -231,6 +233,153 @@ def sweep_timings(args: Args) -> dict[str, dict]:
     return rows
 
 
+# -- A custom task: delayed recall, plain JAX + optax against rnn_jax's public API ----------
+
+#: The delayed-recall workload (issue 21): 10 random bits, at every step t >= 3 the bit of step
+#: t - 3; a 4-unit GRU, Adam (lr 0.03), 1024 training sequences in minibatches of 64, 20 epochs
+#: (320 updates), exact match on all 2**10 sequences every 10 updates.
+RECALL = {"steps": 10, "delay": 3, "hidden": 4, "n": 1024, "batch": 64, "epochs": 20,
+          "eval_every": 10, "learning_rate": 0.03}  # fmt: skip
+
+
+def recall_data(key):
+    """Training set: ``n`` random sequences, inputs ``(n, T, 1)``, targets ``(n, T)``."""
+    return rj.datasets.delayed_recall_data(key, RECALL["n"], RECALL["steps"], RECALL["delay"])
+
+
+def every_sequence(key):
+    """Test set: all ``2**T`` sequences (the key is not used)."""
+    return rj.datasets.all_delayed_recall(RECALL["steps"], RECALL["delay"])
+
+
+def recall_train(backward: str | None = None):
+    """rnn_jax: the task in the builder's few lines, trained by ``make_train``."""
+    task = rj.sequence_task(recall_data, test_data=every_sequence, cell="gru",
+                            hidden=RECALL["hidden"], readout=RECALL["delay"],
+                            backward=backward, name="delayed_recall")  # fmt: skip
+    return make_train(TrainConfig(task=task, optimizer="adam", batch_size=RECALL["batch"],
+                                  epochs=RECALL["epochs"], eval_every=RECALL["eval_every"],
+                                  hparams={"learning_rate": RECALL["learning_rate"]}))  # fmt: skip
+
+
+def plain_recall_train(key, lr):
+    """Delayed recall as a JAX + optax user writes it (about 60 lines): Glorot-uniform GRU in
+    PyTorch's gate layout, batch-major ``lax.scan`` with the readout in the step,
+    ``jax.value_and_grad``, ``optax.inject_hyperparams(optax.adam)`` (``lr`` traced), disjoint
+    minibatches, exact match on all sequences every ``eval_every`` updates. Returns
+    ``(converged, loss_curve, accuracy_curve)``."""
+    t_len, d, h, n, batch = (RECALL[k] for k in ("steps", "delay", "hidden", "n", "batch"))
+    k_init, k_data = jax.random.split(key)
+    k1, k2, k3 = jax.random.split(k_init, 3)
+
+    def glorot(k, n_in, n_out, shape):
+        a = np.sqrt(6.0 / (n_in + n_out))
+        return jax.random.uniform(k, shape, jnp.float32, -a, a)
+
+    zeros = lambda *shape: jnp.zeros(shape, jnp.float32)  # noqa: E731
+    params = {"w_x": glorot(k1, 1, h, (1, 3 * h)), "w_h": glorot(k2, h, h, (h, 3 * h)),
+              "b": zeros(3 * h), "b_hn": zeros(h), "w_out": glorot(k3, h, 1, (h,)),
+              "b_out": zeros()}  # fmt: skip
+
+    def logits(p, x):  # (B, T, 1) -> (B, T - d)
+        def step(hs, x_t):
+            x_r, x_z, x_n = jnp.split(x_t @ p["w_x"] + p["b"], 3, axis=-1)
+            h_r, h_z, h_n = jnp.split(hs @ p["w_h"], 3, axis=-1)
+            r, z = jax.nn.sigmoid(x_r + h_r), jax.nn.sigmoid(x_z + h_z)
+            hs = (1 - z) * jnp.tanh(x_n + r * (h_n + p["b_hn"])) + z * hs
+            return hs, hs @ p["w_out"] + p["b_out"]
+
+        _, ys = jax.lax.scan(step, zeros(x.shape[0], h), jnp.swapaxes(x, 0, 1))
+        return ys.T[:, d:]
+
+    def loss(p, x, t):
+        return optax.sigmoid_binary_cross_entropy(logits(p, x), t).mean()
+
+    xs, ts = recall_data(k_data)
+    xb, tb = xs.reshape(n // batch, batch, t_len, 1), ts[:, d:].reshape(n // batch, batch, -1)
+    x_all, t_all = every_sequence(None)
+    opt = optax.inject_hyperparams(optax.adam)(learning_rate=lr)
+
+    def update(carry, i):
+        p, s = carry
+        value, g = jax.value_and_grad(loss)(p, xb[i % (n // batch)], tb[i % (n // batch)])
+        u, s = opt.update(g, s, p)
+        return (optax.apply_updates(p, u), s), value
+
+    def block(carry, b):
+        carry, values = jax.lax.scan(
+            update, carry, b * RECALL["eval_every"] + jnp.arange(RECALL["eval_every"])
+        )
+        exact = jnp.all((logits(carry[0], x_all) > 0) == (t_all[:, d:] > 0.5), axis=1)
+        return carry, (values.mean(), exact.mean())
+
+    n_blocks = RECALL["epochs"] * (n // batch) // RECALL["eval_every"]
+    _, (curve, acc) = jax.lax.scan(block, (params, opt.init(params)), jnp.arange(n_blocks))
+    return acc[-1] >= 1.0, curve, acc
+
+
+class _PlainRecall:
+    """:func:`plain_recall_train` compiled as ``jit(vmap(...))`` over a chunk of seeds, on one
+    device (as written) or with the keys sharded over ``devices``."""
+
+    def __init__(self, devices, seeds: int):
+        keys = runs.seed_keys(0, np.arange(seeds))
+        if len(devices) > 1:
+            mesh = Mesh(np.array(devices), ("seeds",))
+            keys = jax.device_put(keys, NamedSharding(mesh, PartitionSpec("seeds")))
+        self.args = (keys, jnp.float32(RECALL["learning_rate"]))
+        self.seeds = seeds
+
+    def compile(self):
+        fn = jax.jit(lambda kd, lr: jax.vmap(plain_recall_train, in_axes=(0, None))(
+            jax.random.wrap_key_data(kd), lr))  # fmt: skip
+        with jax.numpy_rank_promotion("allow"), jax.numpy_dtype_promotion("standard"):
+            return fn.trace(*self.args).lower().compile()
+
+
+PLAIN_RECALL = "(p) plain JAX + optax, one device"
+RECALL_ROWS = {
+    PLAIN_RECALL: (1, None),
+    "(p2) plain JAX + optax, seeds sharded": ("all", None),
+    "(r) rnn_jax sequence_task, jax.grad": ("all", "autodiff"),
+    "(r2) rnn_jax sequence_task, hand BPTT": ("all", "bptt"),
+}
+
+
+def recall_timings(args: Args) -> dict[str, dict]:
+    """The custom task: each row compiled cold, again warm, then called in turn."""
+    calls, rows = {}, {}
+    for label, (devices, backward) in RECALL_ROWS.items():
+        if backward is None:
+            programs = [_PlainRecall(jax.devices()[: 1 if devices == 1 else None],
+                                     args.recall_seeds) for _ in range(2)]  # fmt: skip
+        else:
+            programs = [runs.Sweep(recall_train(backward), args.recall_seeds,
+                                   microbatch=args.microbatch) for _ in range(2)]  # fmt: skip
+        compiled, cold_s = _timed(programs[0].compile)
+        _, warm_s = _timed(programs[1].compile)
+        if backward is None:
+            call = lambda c=compiled, a=programs[0].args: c(*a)  # noqa: E731
+            seeds, converged = args.recall_seeds, lambda out: out[0]
+        else:
+            sweep = programs[0]
+            kd = runs.seed_keys(0, np.arange(sweep.chunk_size))
+            call = lambda sweep=sweep, kd=kd: sweep(kd)  # noqa: E731
+            seeds, converged = sweep.chunk_size, lambda out: out["converged"]
+        out = jax.block_until_ready(call())
+        calls[label] = call
+        rows[label] = {
+            "seeds": seeds,
+            "cold_compile_s": cold_s,
+            "warm_compile_s": warm_s,
+            "bytes_per_1000_seeds": _bytes_per_1000(compiled, seeds),
+            "converged": int(np.sum(converged(out))),
+        }
+    for label, sec in _interleaved(calls, args.repeats).items():
+        rows[label]["ms_per_seed"] = 1e3 * sec / rows[label]["seeds"]
+    return rows
+
+
 def _bytes_per_1000(compiled, seeds: int) -> float | None:
     total = runs.executable_bytes(compiled)
     return None if total is None else total * 1000 / seeds
@@ -290,6 +439,7 @@ def main(argv=None, context=None) -> dict:
         runs.use_compilation_cache(cache)
         try:
             rows.update(sweep_timings(args))
+            recall = {} if args.skip_recall else recall_timings(args)
         finally:
             runs.use_compilation_cache(None)
     base_ms = rows[BASELINE]["ms_per_seed"]
@@ -315,6 +465,27 @@ def main(argv=None, context=None) -> dict:
             + (f"{r['converged']}/{r['seeds']} |" if "converged" in r else "- |"),
             flush=True,
         )
+    if recall:
+        plain_ms, plain_compile = (
+            recall[PLAIN_RECALL][k] for k in ("ms_per_seed", "cold_compile_s")
+        )
+        print(
+            "\n| delayed recall (a custom task) | ms / seed | vs plain JAX (p) | cold compile | "
+            "vs plain compile | warm compile | memory / 1000 seeds | converged |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for name, r in recall.items():
+            r["speedup_vs_plain"] = plain_ms / r["ms_per_seed"]
+            r["compile_vs_plain"] = r["cold_compile_s"] / plain_compile
+            mem = r["bytes_per_1000_seeds"]
+            print(
+                f"| {name} | {r['ms_per_seed']:.2f} | {r['speedup_vs_plain']:.2f}x | "
+                f"{r['cold_compile_s']:.1f} s | {r['compile_vs_plain']:.2f}x | "
+                f"{r['warm_compile_s']:.1f} s | "
+                f"{'-' if mem is None else f'{mem / 2**20:.0f} MiB'} | "
+                f"{r['converged']}/{r['seeds']} |",
+                flush=True,
+            )
     cells = []
     if not args.skip_cells:
         print("\n| cell | H | T | jax.grad ms | hand BPTT ms | hand speedup |")
@@ -329,7 +500,13 @@ def main(argv=None, context=None) -> dict:
                         f"{r['speedup']:.2f}x |",
                         flush=True,
                     )
-    result = {"machine": machine, "args": dataclasses.asdict(args), "sweep": rows, "cells": cells}
+    result = {
+        "machine": machine,
+        "args": dataclasses.asdict(args),
+        "sweep": rows,
+        "custom_task": recall,
+        "cells": cells,
+    }
     if args.json:
         files.write_json(args.json, result)
     return result

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -93,7 +94,8 @@ def test_binary_addition_smoke(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "script", ["counting_ones", "next_number", "binary_addition", "convergence_sweep"]
+    "script",
+    ["counting_ones", "next_number", "binary_addition", "convergence_sweep", "init_study"],
 )
 def test_help(script):
     r = subprocess.run(
@@ -135,10 +137,12 @@ def test_convergence_sweep_grid_mode(tmp_path):
 def test_benchmark_tiny_run_writes_its_table(tmp_path):
     """A smoke run of the benchmark (no timing is asserted: a benchmark, not a test)."""
     out = tmp_path / "bench.json"
-    flags = ["--seeds", "8", "--numpy-seeds", "1", "--repeats", "1", "--microbatch", "4"]
+    flags = ["--seeds", "8", "--numpy-seeds", "1", "--repeats", "1", "--microbatch", "4",
+             "--recall-seeds", "4"]  # fmt: skip
     cells = ["--hidden", "3", "--steps", "7", "--cells", "tanh"]
     bench = _load("benchmark")
-    result = bench.main([*flags, *cells, "--json", str(out)])
+    with jax.numpy_dtype_promotion("standard"):  # optax.adam: b ** count (float ** int)
+        result = bench.main([*flags, *cells, "--json", str(out)])
     saved = json.loads(out.read_text())
     assert saved["sweep"].keys() == result["sweep"].keys()
     assert len(saved["sweep"]) == 4 and len(saved["cells"]) == 1
@@ -155,6 +159,36 @@ def test_benchmark_tiny_run_writes_its_table(tmp_path):
         assert row["cold_compile_s"] > 0 and row["warm_compile_s"] > 0
     cell = saved["cells"][0]
     assert cell["speedup"] == pytest.approx(cell["autodiff"] / cell["bptt"])
+    recall = saved["custom_task"]
+    assert list(recall) == list(bench.RECALL_ROWS)
+    plain = recall[bench.PLAIN_RECALL]
+    for row in recall.values():
+        assert row["seeds"] == 4 and 0 <= row["converged"] <= 4
+        assert row["speedup_vs_plain"] == pytest.approx(plain["ms_per_seed"] / row["ms_per_seed"])
+        assert row["compile_vs_plain"] == pytest.approx(
+            row["cold_compile_s"] / plain["cold_compile_s"]
+        )
+
+
+def test_init_study_pairs_the_schemes_on_both_tasks(tmp_path):
+    """Every scheme on the same seeds of both tasks; the table, the figure and the per-seed
+    tables written; the same command again reuses every sweep."""
+    argv = ["--adder-seeds", "4", "--recall-seeds", "4", "--schemes", "glorot", "orthogonal",
+            "--no-progress", "--out", str(tmp_path)]  # fmt: skip
+    study = _load("init_study")
+    with jax.numpy_dtype_promotion("standard"):  # optax.adam: b ** count (float ** int)
+        result = study.main(argv)
+        again = study.main(argv)
+    for task in ("binary_addition", "delayed_recall"):
+        rows = result[task]
+        assert [r["init"] for r in rows] == ["glorot", "orthogonal"]
+        assert rows[0]["difference"] is None and all(r["seeds"] == 4 for r in rows)
+        tidy = files.read_csv(tmp_path / f"{task}.csv")
+        assert len(tidy["seed"]) == 8 and sorted(set(tidy["seed"])) == [0, 1, 2, 3]
+    md = (tmp_path / "init_study.md").read_text()
+    assert md.count("| glorot |") == 2 and "paired" in md
+    assert (tmp_path / "init_study.png").stat().st_size > 0
+    assert again == result
 
 
 def test_compare_pairs_sweeps_on_shared_seeds_and_says_what_differs(tmp_path, capsys):

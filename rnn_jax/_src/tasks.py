@@ -211,9 +211,15 @@ USES = {
 #: The losses :func:`sequence_task` offers, by the kind of target.
 LOSSES = ("sigmoid", "softmax", "mse")
 
-#: The backward pass :func:`sequence_task` uses for each cell unless told otherwise: the
-#: faster of the two on sequence tasks (docs/speed.md, the benchmark's cell table).
-FASTER_BACKWARD = {"linear": "bptt", "tanh": "bptt", "lstm": "autodiff", "gru": "autodiff"}
+
+def _faster_backward(cell: str, hidden: int) -> str:
+    """The backward pass :func:`sequence_task` uses unless told otherwise: the faster of the
+    two as measured by ``experiments/benchmark.py`` (docs/speed.md). Hand BPTT for the
+    linear and tanh cells (0.91-1.53x ``jax.grad``'s speed, mostly above 1), and for an LSTM or
+    GRU of at most 16 units (1.04-3.06x; delayed recall's GRU of 4: 1.30x end to end);
+    ``jax.grad`` for a wider gated cell (hand BPTT 0.77-1.03x at 32 units, 0.79-0.92x at 256).
+    """
+    return "bptt" if CELLS[cell].gates == 1 or hidden <= 16 else "autodiff"
 
 
 def _steps(readout, length: int, name: str) -> slice:
@@ -271,8 +277,9 @@ def sequence_task(
         key); an enumeration of every input makes convergence exact.
       init: the cell's initialisation scheme (:data:`rnn_jax.cells.INIT_SCHEMES`); the
         readout is Glorot-uniform (``"pytorch"``: ``U(±1/sqrt(H))``) with a zero bias.
-      backward: ``"bptt"`` or ``"autodiff"``; default the faster for the cell
-        (:data:`FASTER_BACKWARD`).
+      backward: ``"bptt"`` or ``"autodiff"``; default the faster for the cell and size as
+        measured (``docs/speed.md``): hand BPTT for a linear or tanh cell and for an LSTM or
+        GRU of at most 16 units, ``jax.grad`` for a wider LSTM or GRU.
       criterion: the accuracy (fraction of test sequences exactly right) that counts as
         converged.
       name: a label for tables.
@@ -304,7 +311,7 @@ def sequence_task(
             raise ValueError(f"task {name!r}: {arg} must be an int >= 1, got {value!r}")
     if loss == "sigmoid" and outputs != 1:
         raise ValueError(f"task {name!r}: a sigmoid loss reads one logit per step (outputs=1)")
-    backward = FASTER_BACKWARD[cell] if backward is None else backward
+    backward = _faster_backward(cell, hidden) if backward is None else backward
     scan.check_options(backward, "TFB", 1)
     test_data = data if test_data is None else test_data
 
