@@ -144,7 +144,9 @@ def grid(args: Args, out: Path, context: cli.Context) -> list[dict]:
         rj.make_train(dataclasses.replace(config, optimizer=o, hidden=h))
         for o in optimizers
         for h in hiddens
-    ]  # every structure checked before anything compiles (run_grid checks every point)
+    ]
+    # every structure at every point, and the baseline, checked before the folder is opened
+    runs.check_grid(structures, axes, baseline=parse_baseline(args.baseline))
     with cli.run_folder(out, "convergence_grid", args, context, parts=PARTS) as folder:
         result = runs.run_grid(
             structures,

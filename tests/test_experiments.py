@@ -308,6 +308,12 @@ CLI_BAD = [
     ("convergence_sweep", ["--grid", "learning_rate=inf"], "learning_rate"),
     ("convergence_sweep", ["--grid", "learning_rate=-1"], "learning_rate"),
     ("convergence_sweep", ["--grid", "learning_rate="], "learning_rate"),
+    ("convergence_sweep", ["--grid", "learning_rate=0.1,nan"], "learning_rate"),
+    (
+        "convergence_sweep",
+        ["--grid", "learning_rate=0.1,0.3", "--baseline", "learning_rate=0.2"],
+        "matches 0 points",
+    ),
     ("convergence_sweep", ["--grid-optimizers"], "--grid-optimizers"),
     ("convergence_sweep", ["--grid-hidden"], "--grid-hidden"),
     ("convergence_sweep", ["--out", ""], "empty"),
@@ -476,6 +482,8 @@ def test_your_own_task_and_optimizer_from_the_command_line(tmp_path):
         "length": 5,
     }
     assert len(config["task"]["source_sha256"]) == 64 and config["optimizer"] == "optax:lion"
+    assert len(config["task"]["fingerprint"]) == 64  # what the factory returned, by value
+    assert "hparams" not in config  # the values used are the sweep's own, at the top level
     table = files.read_csv(tmp_path / "lion" / TABLE)
     assert {"b1", "b2", "learning_rate", "weight_decay"} <= set(table)
     assert np.all(table["learning_rate"] == 0.03)
@@ -483,7 +491,9 @@ def test_your_own_task_and_optimizer_from_the_command_line(tmp_path):
     r = _in(tmp_path, "--task", "my_study:make_task", "--task-args", "hidden=4", "length=5",
             "--optimizer", "optax:lion", "--hparams", "learning_rate", "0.03", *small,
             "--out", "lion")  # fmt: skip
-    assert r.returncode == 2 and "differs in train.task_args.hidden" in r.stderr, r.stderr
+    assert r.returncode == 2 and "differs in train.task.fingerprint, train.task_args.hidden" in (
+        r.stderr
+    ), r.stderr
     # and so is the module's code: edited, the same command is another run
     (tmp_path / "my_study.py").write_text(_MY_STUDY + "\n# edited\n")
     r = _in(tmp_path, "--task", "my_study:make_task", "--task-args", "hidden=8", "length=5",

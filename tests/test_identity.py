@@ -79,3 +79,19 @@ def test_a_run_records_only_the_settings_it_used():
     recorded = identity.train_identity(custom)
     assert not {"cell", "hidden", "bits", "n_train", "length", "n_test", "backward"} & set(recorded)
     assert recorded["task"]["name"] == "sum" and len(recorded["task"]["fingerprint"]) == 64
+
+
+def test_a_modules_attributes_that_a_task_reads_are_part_of_its_identity():
+    """``helpers.DELAY`` read through a module of the user's: changing it at run time changes
+    the fingerprint (the module's name alone would not)."""
+    import types
+
+    helpers = types.ModuleType("my_helpers")
+    helpers.DELAY = 2
+    namespace = {"helpers": helpers, "jnp": jnp}
+    exec("def data(key):\n    return jnp.zeros((4, helpers.DELAY))", namespace)  # noqa: S102
+    before = identity.fingerprint(namespace["data"])
+    helpers.DELAY = 3
+    assert identity.fingerprint(namespace["data"]) != before
+    helpers.DELAY = 2
+    assert identity.fingerprint(namespace["data"]) == before

@@ -259,6 +259,9 @@ def test_sequence_task_learns_delayed_recall_and_its_identity_is_its_arguments()
     assert describe(build()) == describe(build())
     for change in (dict(hidden=8), dict(init="pytorch"), dict(readout=3), dict(cell="lstm")):
         assert describe(build()) != describe(build(**change)), change
+        # an explicit identity names the data only: the builder's arguments still count
+        named = describe(build(identity="recall v1"))
+        assert named != describe(build(identity="recall v1", **change)), change
     with jax.numpy_dtype_promotion("standard"):
         r = runs.run_sweep(rj.make_train(cfg(build())), 4, progress=False, microbatch=4)
     assert r.summary["converged"] >= 2, r.table["accuracy"]
@@ -273,10 +276,20 @@ SEQUENCE_BAD = [
     (dict(readout=6), ValueError, "readout"),
     (dict(init="he"), ValueError, "scheme"),
     (dict(backward="adjoint"), ValueError, "backward"),
+    (dict(loss="softmax", outputs=1), ValueError, "outputs >= 2 classes"),
+    (
+        dict(test_data=lambda key: (_recall_data(key)[0], _recall_data(key)[1][:, 0])),
+        ValueError,
+        r"test_data's targets have shape \(32,\), data's \(32, 6\)",
+    ),
 ]
 
 
-@pytest.mark.parametrize("kwargs,exc,match", SEQUENCE_BAD, ids=[str(b[0]) for b in SEQUENCE_BAD])
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    SEQUENCE_BAD,
+    ids=[f"{i}-{'-'.join(b[0])}" for i, b in enumerate(SEQUENCE_BAD)],
+)
 def test_sequence_task_refuses_bad_arguments_in_one_line(kwargs, exc, match):
     with pytest.raises(exc, match=match) as e:
         task = rj.sequence_task(_recall_data, **kwargs)

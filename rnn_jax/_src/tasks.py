@@ -283,8 +283,9 @@ def sequence_task(
       criterion: the accuracy (fraction of test sequences exactly right) that counts as
         converged.
       name: a label for tables.
-      identity: as :attr:`Task.identity` (the builder's arguments are the identity otherwise:
-        ``data`` is fingerprinted with everything it captures).
+      identity: names ``data`` and ``test_data`` in the run's identity instead of their
+        fingerprint (as :attr:`Task.identity`); the builder's other arguments are recorded
+        either way. Without it, ``data`` is fingerprinted with everything it captures.
 
     Returns:
       The :class:`Task`.
@@ -311,9 +312,14 @@ def sequence_task(
             raise ValueError(f"task {name!r}: {arg} must be an int >= 1, got {value!r}")
     if loss == "sigmoid" and outputs != 1:
         raise ValueError(f"task {name!r}: a sigmoid loss reads one logit per step (outputs=1)")
+    if loss == "softmax" and outputs < 2:
+        raise ValueError(f"task {name!r}: a softmax loss needs outputs >= 2 classes")
     backward = _faster_backward(cell, hidden) if backward is None else backward
     scan.check_options(backward, "TFB", 1)
     test_data = data if test_data is None else test_data
+    _check_same_targets(data, test_data, name)
+    builder = dict(cell=cell, hidden=hidden, readout=readout, loss=loss, outputs=outputs,
+                   init=init, backward=backward, criterion=criterion)  # fmt: skip
 
     def init_params(key, hp):
         k_cell, k_out = jax.random.split(key)
@@ -379,8 +385,25 @@ def sequence_task(
         layout=layout,
         criterion=criterion,
         name=name,
-        identity=identity,
+        # an explicit identity names the data; the builder's own arguments stay recorded
+        identity=None if identity is None else {"identity": identity, **builder},
     )
+
+
+def _check_same_targets(data, test_data, name: str) -> None:
+    """The test set's targets have the training targets' rank (per step, or per sequence): a
+    per-sequence test target against per-step training targets would broadcast silently."""
+    if test_data is data:
+        return
+    try:
+        (_, ts), (_, test_ts) = (jax.eval_shape(f, jax.random.key(0)) for f in (data, test_data))
+    except Exception:  # noqa: BLE001 - make_train reports a data function that fails
+        return
+    if len(ts.shape) != len(test_ts.shape):
+        raise ValueError(
+            f"task {name!r}: test_data's targets have shape {test_ts.shape}, data's {ts.shape}: "
+            "they must have the same rank"
+        )
 
 
 def _features(data) -> int:

@@ -18,6 +18,7 @@ from rnn_jax._src.runs.engine import seed_keys as seed_keys
 from rnn_jax._src.runs.folder import RunFolder as RunFolder
 from rnn_jax._src.runs.folder import RunFolderError as RunFolderError
 from rnn_jax._src.runs.grid import GridResult as GridResult
+from rnn_jax._src.runs.grid import check_grid as check_grid
 from rnn_jax._src.runs.grid import grid_points as grid_points
 from rnn_jax._src.runs.grid import load_grid as load_grid
 from rnn_jax._src.runs.grid import long_curves as long_curves
@@ -54,6 +55,7 @@ __all__ = [
     "SweepResult",
     "TABLE",
     "TABLE_FIELDS",
+    "check_grid",
     "executable_bytes",
     "files",
     "grid_points",

@@ -6,7 +6,8 @@ capture: closure variables, default arguments, the module globals they read (a `
 at the top of a script), the functions they call. :func:`fingerprint` hashes all of it,
 recursively:
 
-* the code of functions written by the user (bytecode, constants, names, nested code);
+* the code of functions written by the user (bytecode, constants, names, nested code), and
+  the attributes they read from a module of the user's (``helpers.DELAY``);
 * numbers, strings, booleans, ``None``, dtypes, tuples, lists, dicts, named tuples and
   dataclasses by value; NumPy and JAX arrays by dtype, shape and bytes;
 * functions, classes and modules of rnn_jax and of the libraries it runs on (JAX, NumPy,
@@ -171,9 +172,16 @@ class _Walker:
             self.visit(value, f"{path} captures {name!r}")
         if library:
             return
-        for name in _global_names(fn.__code__):
+        names = _global_names(fn.__code__)
+        for name in names:
             if name in fn.__globals__:
-                self.visit(fn.__globals__[name], f"{path} reads global {name!r}")
+                value = fn.__globals__[name]
+                self.visit(value, f"{path} reads global {name!r}")
+                if isinstance(value, types.ModuleType) and not _library_module(value):
+                    # a module of the user's: the attributes read (``helpers.DELAY``), by value
+                    for attr in names:
+                        if attr != name and attr in vars(value):
+                            self.visit(vars(value)[attr], f"{path} reads {name}.{attr}")
 
     def code(self, code: types.CodeType) -> None:
         self.put("code", code.co_code, code.co_names, code.co_varnames, code.co_freevars)
@@ -182,6 +190,10 @@ class _Walker:
                 self.code(const)
             else:
                 self.put(type(const).__name__, const)
+
+
+def _library_module(module: types.ModuleType) -> bool:
+    return module.__name__.split(".")[0] in LIBRARIES or module.__name__ in sys.stdlib_module_names
 
 
 def _library_function(fn: types.FunctionType) -> bool:

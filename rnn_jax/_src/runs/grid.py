@@ -302,6 +302,53 @@ def _same(a, b) -> bool:
     return str(a) == str(b)
 
 
+def check_grid(train, grid=None, *, baseline=None, names: Sequence[str] | None = None) -> list:
+    """Checks a grid as :func:`run_grid` would, before anything compiles or is written: every
+    structure at every point (names and ranges of the hyperparameters, values distinct in the
+    run's dtype), the baseline matching exactly one point, the structures' folder names.
+
+    Args:
+      train, grid, baseline, names: as for :func:`run_grid`.
+
+    Returns:
+      The points' labels, in the order :func:`run_grid` runs them.
+
+    Raises:
+      ValueError, TypeError: one line naming what is wrong.
+
+    Example:
+      >>> import rnn_jax as rj, rnn_jax.runs as runs
+      >>> train = rj.make_train(rj.TrainConfig(n_train=200, epochs=2, eval_every=4, bits=3))
+      >>> [p["learning_rate"] for p in runs.check_grid(train, {"learning_rate": [0.01, 0.1]})]
+      [0.01, 0.1]
+    """
+    return _checked(train, grid, baseline, names)[2]
+
+
+def _checked(train, grid, baseline, names):
+    """``(trains, axes, points, names, baseline index)`` of a checked grid."""
+    trains = list(train) if isinstance(train, Sequence) else [train]
+    if not trains:
+        raise ValueError("run_grid needs at least one training run")
+    for t in trains:
+        check_train(t)
+    axes = grid_points(grid) if grid is not None else [{}]
+    for t in trains:  # every structure at every point, checked before anything compiles
+        for p in axes:
+            t.check_hparams(p)
+    for t in trains:  # values distinct in float64 may be one value in the run's dtype
+        cast = [tuple((k, float(np.asarray(v, t.dtype))) for k, v in p.items()) for p in axes]
+        if len(set(cast)) < len(cast):
+            raise ValueError(
+                f"grid: two points are the same value in {t.dtype} (the run's dtype); "
+                "choose values further apart"
+            )
+    labels = structure_labels(trains)
+    names = _structure_names(labels, names)
+    points = [{**label, **p} for label in labels for p in axes]
+    return trains, axes, points, names, _find_baseline(points, baseline)
+
+
 def run_grid(
     train,
     n_seeds: int,
@@ -349,30 +396,11 @@ def run_grid(
       >>> g.baseline, g.summary()[0]["seeds"]
       (1, 8)
     """
-    trains = list(train) if isinstance(train, Sequence) else [train]
-    if not trains:
-        raise ValueError("run_grid needs at least one training run")
-    for t in trains:
-        check_train(t)
+    trains, axes, points, names, index = _checked(train, grid, baseline, names)
     if sweep is not None and len(trains) > 1:
         raise ValueError("sweep= compiles one structure; give one train with it")
-    axes = grid_points(grid) if grid is not None else [{}]
-    for t in trains:  # every structure at every point, checked before anything compiles
-        for p in axes:
-            t.check_hparams(p)
-    for t in trains:  # values distinct in float64 may be one value in the run's dtype
-        cast = [tuple((k, float(np.asarray(v, t.dtype))) for k, v in p.items()) for p in axes]
-        if len(set(cast)) < len(cast):
-            raise ValueError(
-                f"grid: two points are the same value in {t.dtype} (the run's dtype); "
-                "choose values further apart"
-            )
     check_base_seed(sweep_kwargs.get("base_seed", 0))
     checks.check_positive_int("n_seeds", n_seeds)
-    labels = structure_labels(trains)
-    names = _structure_names(labels, names)
-    points = [{**label, **p} for label in labels for p in axes]
-    index = _find_baseline(points, baseline)
     if out_dir is not None:
         if not isinstance(out_dir, str | Path):
             raise TypeError(f"out_dir must be a folder's path, got {type(out_dir).__name__}")
@@ -424,6 +452,11 @@ def save_grid(result: GridResult, folder: RunFolder, title: str, columns=None) -
     paired comparison; ``grid.md``: :meth:`GridResult.markdown`; ``per_seed.csv``: the tidy
     table of every seed at every point) and draws its figures (:func:`grid_figures`).
     Returns the names of the figures."""
+    if not isinstance(folder, RunFolder):
+        raise TypeError(
+            f"folder must be an open rnn_jax.runs.RunFolder (the grid's own folder), got "
+            f"{type(folder).__name__}"
+        )
     rows = result.summary()
     keys = list(dict.fromkeys(k for r in rows for k in r))
     grid_csv = {k: [_csv(r.get(k)) for r in rows] for k in keys}

@@ -144,20 +144,26 @@ def describe(obj, kind: str = "object") -> str | dict:
         ) from None
 
 
-def _named_by(spec, kind: str) -> str | dict:
+def _named_by(spec, kind: str, resolved) -> str | dict:
     """A task or optimizer as its identity: an import string of a user's module with the
-    SHA-256 of that module's source (editing the module changes the run); anything else
-    through :func:`describe`."""
+    SHA-256 of that module's source (editing the module changes the run) and the
+    :func:`describe` of the object it resolved to (what it captures, from other modules
+    too); anything else through :func:`describe`."""
     if imports.is_import_string(spec) and not spec.startswith("optax:"):
-        return {"import": spec, "source_sha256": imports.source_of(spec)}
+        return {
+            "import": spec,
+            "source_sha256": imports.source_of(spec),
+            **describe(resolved, kind),
+        }
     return describe(spec, kind)
 
 
 def train_identity(train) -> dict:
     """The settings of a :func:`rnn_jax.make_train` run: its configuration (only the fields
-    its task reads: a seed task its sizes, a task object or factory none of them), with the
-    task and the optimizer described (:func:`describe`; an import string with its module's
-    source hash), and the dtype it really uses."""
+    its task reads: a seed task its sizes, a task object or factory none of them; not the
+    default hyperparameter values, which a sweep records as those it used), with the task
+    and the optimizer described (:func:`describe`; an import string with its module's source
+    hash and the description of what it resolved to), and the dtype it really uses."""
     config = train.config
     task = config.task
     named = isinstance(task, str) and not imports.is_import_string(task)
@@ -167,9 +173,9 @@ def train_identity(train) -> dict:
     out = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
     for k in unused:  # a run records only the settings it used
         del out[k]
-    out["task"] = _named_by(config.task, "task")
-    out["optimizer"] = _named_by(config.optimizer, "optimizer")
-    out["hparams"] = dict(config.hparams)
+    out["task"] = _named_by(config.task, "task", train.task)
+    out["optimizer"] = _named_by(config.optimizer, "optimizer", train.optimizer)
+    del out["hparams"]  # the values a sweep uses are its own (sweep_identity's hparams)
     out["dtype"] = str(train.dtype)
     return files.to_jsonable(out)
 
