@@ -136,6 +136,15 @@ def test_structures_of_different_tasks_are_labelled_by_task_and_never_share_a_fo
     assert [p["task"] for p in g.points] == ["recall_glorot", "recall_pytorch"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "task=recall_glorot", "task=recall_pytorch"]  # fmt: skip
+    back = runs.load_grid(tmp_path)  # labelled by task name, not by 64-digit fingerprints
+    assert [p["task"] for p in back.points] == ["recall_glorot", "recall_pytorch"]
+    assert not {"fingerprint", "name"} & set(back.labels)
     same = [build(s, "recall") for s in ("glorot", "pytorch")]
     with pytest.raises(ValueError, match="structures 1 and 2 have the same labels"):
         runs.run_grid(same, 4, progress=False)
+    # named apart, they run; read back, their contents tell them apart
+    with jax.numpy_dtype_promotion("standard"):
+        runs.run_grid(same, 4, names=["g", "p"], out_dir=tmp_path / "same", progress=False,
+                      microbatch=4)  # fmt: skip
+    tasks = [p["task"] for p in runs.load_grid(tmp_path / "same").points]
+    assert len(set(tasks)) == 2 and all(t.startswith("recall (") for t in tasks), tasks

@@ -562,9 +562,19 @@ def load_grid(path, baseline=None) -> GridResult:
         raise ValueError(f"{root}: its sweeps do not share their seeds or criterion")
     points = []
     ordered = sorted(keys, key=lambda k: (k.startswith("hparams."), k))
+    # a task object's description (name, fingerprint, import, ...) is one label: its name,
+    # or, where only its contents differ, its name and the start of what tells it apart
+    task_contents = any(k.startswith("train.task.") for k in keys) and "task" not in keys
     for s in sweeps:
         point = {"optimizer": s.identity.get("optimizer")}
+        if task_contents:
+            described = s.identity["train"]["task"]
+            tag = next((str(described[k]) for k in ("identity", "fingerprint", "source_sha256")
+                        if k in described), "")  # fmt: skip
+            point["task"] = f"{s.identity['task']} ({tag[:8]})"
         for key in ordered:
+            if key.startswith("train.task."):
+                continue
             value = s.identity
             for part in key.split("."):
                 value = value.get(part) if isinstance(value, dict) else None
