@@ -1,6 +1,7 @@
 """The task protocol: the seed tasks, your own task, the adder with every cell, and errors."""
 
 import dataclasses
+import json
 
 import chex
 import jax
@@ -295,3 +296,18 @@ def test_sequence_task_refuses_bad_arguments_in_one_line(kwargs, exc, match):
         task = rj.sequence_task(_recall_data, **kwargs)
         rj.make_train(rj.TrainConfig(task=task, batch_size=16, eval_every=1, dtype="float64"))
     assert "\n" not in str(e.value)
+
+
+def test_a_builder_tasks_folder_refuses_other_arguments_naming_them(tmp_path):
+    """config.json records the builder's arguments readably, and a resume with another
+    ``hidden`` is refused naming ``hidden``."""
+    config = lambda hidden: rj.TrainConfig(  # noqa: E731
+        task=rj.sequence_task(_recall_data, cell="tanh", hidden=hidden, readout=2),
+        optimizer="sgd", batch_size=16, epochs=1, eval_every=2, dtype="float64",
+    )  # fmt: skip
+    runs.run_sweep(rj.make_train(config(3)), 2, out_dir=tmp_path, progress=False, microbatch=2)
+    recorded = json.loads((tmp_path / "config.json").read_text())["train"]["task"]["identity"]
+    assert recorded["hidden"] == 3 and len(recorded["data"]["fingerprint"]) == 64
+    with pytest.raises(ValueError, match=r"differs in train\.task\.identity\.hidden\)"):
+        runs.run_sweep(rj.make_train(config(5)), 2, out_dir=tmp_path, progress=False,
+                       microbatch=2)  # fmt: skip

@@ -284,8 +284,9 @@ def sequence_task(
         converged.
       name: a label for tables.
       identity: names ``data`` and ``test_data`` in the run's identity instead of their
-        fingerprint (as :attr:`Task.identity`); the builder's other arguments are recorded
-        either way. Without it, ``data`` is fingerprinted with everything it captures.
+        fingerprints (which hash their code and everything they capture); the builder's
+        other arguments are recorded either way, readably (a resume with another ``hidden``
+        is refused naming ``hidden``).
 
     Returns:
       The :class:`Task`.
@@ -385,8 +386,16 @@ def sequence_task(
         layout=layout,
         criterion=criterion,
         name=name,
-        # an explicit identity names the data; the builder's own arguments stay recorded
-        identity=None if identity is None else {"identity": identity, **builder},
+        # the builder's arguments, readably, and the data by the user's explicit identity or
+        # (fingerprinted where the run is recorded) by its functions
+        identity={
+            **builder,
+            **(
+                {"data": data, "test_data": test_data}
+                if identity is None
+                else {"identity": identity}
+            ),
+        },  # fmt: skip
     )
 
 

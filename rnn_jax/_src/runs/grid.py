@@ -564,7 +564,12 @@ def load_grid(path, baseline=None) -> GridResult:
     ordered = sorted(keys, key=lambda k: (k.startswith("hparams."), k))
     # a task object's description (name, fingerprint, import, ...) is one label: its name,
     # or, where only its contents differ, its name and the start of what tells it apart
-    task_contents = any(k.startswith("train.task.") for k in keys) and "task" not in keys
+    readable = [  # a builder's arguments (sequence_task's hidden, init, ...): labels as they are
+        k for k in ordered if k.startswith("train.task.identity.") and not k.endswith("fingerprint")
+    ]
+    task_contents = (
+        any(k.startswith("train.task.") for k in keys) and "task" not in keys and not readable
+    )
     for s in sweeps:
         point = {"optimizer": s.identity.get("optimizer")}
         if task_contents:
@@ -573,7 +578,7 @@ def load_grid(path, baseline=None) -> GridResult:
                         if k in described), "")  # fmt: skip
             point["task"] = f"{s.identity['task']} ({tag[:8]})"
         for key in ordered:
-            if key.startswith("train.task."):
+            if key.startswith("train.task.") and key not in readable:
                 continue
             value = s.identity
             for part in key.split("."):

@@ -121,7 +121,9 @@ def describe(obj, kind: str = "object") -> str | dict:
     """A task or optimizer as its identity: a name stays a name; an object is ``{"name",
     "fingerprint"}``, the SHA-256 of its code and of everything it captures
     (:func:`rnn_jax.runs.identity.fingerprint`), or ``{"name", "identity"}`` when it
-    carries an explicit ``identity`` of its own.
+    carries an explicit ``identity`` of its own (a function in it is recorded by its
+    fingerprint: :func:`rnn_jax.sequence_task` records its arguments and its data functions
+    so, readably).
 
     Raises:
       ValueError: one line, when the object captures something that cannot be described (the
@@ -132,9 +134,9 @@ def describe(obj, kind: str = "object") -> str | dict:
         return obj
     name = getattr(obj, "name", getattr(obj, "__name__", type(obj).__name__))
     explicit = getattr(obj, "identity", None)
-    if explicit is not None:
-        return {"name": name, "identity": files.to_jsonable(explicit)}
     try:
+        if explicit is not None:  # functions in it (a builder's data) are fingerprinted
+            return {"name": name, "identity": _readable(explicit, f"the {kind} {name!r}")}
         return {"name": name, "fingerprint": fingerprint(obj, f"the {kind} {name!r}")}
     except UnfingerprintableError as e:
         raise ValueError(
@@ -142,6 +144,17 @@ def describe(obj, kind: str = "object") -> str | dict:
             f'(e.g. {kind}=...(..., identity="{name} v1")) that changes whenever its numbers '
             "would"
         ) from None
+
+
+def _readable(identity, where: str):
+    """An explicit identity as JSON, each function in it replaced by its fingerprint."""
+    if callable(identity) and not isinstance(identity, type):
+        return {"fingerprint": fingerprint(identity, where)}
+    if isinstance(identity, Mapping):
+        return {str(k): _readable(v, f"{where}[{k!r}]") for k, v in identity.items()}
+    if isinstance(identity, list | tuple):
+        return [_readable(v, f"{where}[{i}]") for i, v in enumerate(identity)]
+    return files.to_jsonable(identity)
 
 
 def _named_by(spec, kind: str, resolved) -> str | dict:
