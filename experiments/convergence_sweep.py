@@ -99,11 +99,9 @@ def parse_baseline(specs: tuple[str, ...]) -> dict | None:
     return out or None
 
 
-def sweep_one(args: Args, out: Path, context: cli.Context) -> dict:
-    train = rj.make_train(args.train.config())
-    result = runs.run_sweep(
-        train,
-        args.seeds,
+def _sweep_options(args: Args, out: Path, context: cli.Context) -> dict:
+    """What run_sweep and run_grid take from the command line alike."""
+    return dict(
         base_seed=args.seed,
         chunk_size=args.chunk_size,
         out_dir=out,
@@ -112,6 +110,11 @@ def sweep_one(args: Args, out: Path, context: cli.Context) -> dict:
         processes=context.processes,
         cache=context.cache,
     )
+
+
+def sweep_one(args: Args, out: Path, context: cli.Context) -> dict:
+    train = rj.make_train(args.train.config())
+    result = runs.run_sweep(train, args.seeds, **_sweep_options(args, out, context))
     drawn = all((out / name).is_file() for name in ("loss.png", "ecdf.png"))
     if context.processes.writer and not (drawn and not result.trained):
         what = f"{train.task.name} / {train.optimizer.name}, {args.seeds} seeds"
@@ -153,13 +156,7 @@ def grid(args: Args, out: Path, context: cli.Context) -> list[dict]:
             args.seeds,
             axes,
             baseline=parse_baseline(args.baseline),
-            base_seed=args.seed,
-            chunk_size=args.chunk_size,
-            out_dir=out,
-            overwrite=args.output.overwrite,
-            progress=args.progress,
-            processes=context.processes,
-            cache=context.cache,
+            **_sweep_options(args, out, context),
         )
         runs.save_grid(result, folder, f"{structures[0].task.name}, {args.seeds} seeds")
     print(result.markdown())
