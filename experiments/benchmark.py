@@ -163,21 +163,63 @@ def straightforward_train(key, n_train=2000, bits=6, hidden=3, batch=100, epochs
     return jnp.all(exact), loss(p, xs, ts)
 
 
-class _Straightforward:
-    """(b) compiled for a chunk of seeds: ``jit(vmap(straightforward_train))`` on keys
-    sharded over ``devices`` (jit partitions the vmapped seeds)."""
+def _keys(devices, seeds: int):
+    """Seeds ``0 .. seeds-1``'s key data, sharded over ``devices`` when there are several (jit
+    then partitions the vmapped seeds)."""
+    keys = runs.seed_keys(0, np.arange(seeds))
+    if len(devices) == 1:
+        return keys
+    mesh = Mesh(np.array(devices), ("seeds",))
+    return jax.device_put(keys, NamedSharding(mesh, PartitionSpec("seeds")))
 
-    def __init__(self, devices, seeds: int):
-        sharding = NamedSharding(Mesh(np.array(devices), ("seeds",)), PartitionSpec("seeds"))
-        self.keys = jax.device_put(runs.seed_keys(0, np.arange(seeds)), sharding)
+
+class _Jitted:
+    """A user's ``jit(vmap(train))`` compiled for a chunk of seeds (:meth:`program` over the
+    keys and ``extra`` arguments); its output's first element is whether each seed converged."""
+
+    def __init__(self, devices, seeds: int, *extra):
+        self.args = (_keys(devices, seeds), *extra)
         self.seeds = seeds
 
     def compile(self):
         # A fresh function object each time: a cache hit can only come from the disk cache.
-        fn = jax.jit(lambda kd: jax.vmap(straightforward_train)(jax.random.wrap_key_data(kd)))
+        fn = jax.jit(self.program())
         # Written as a user would, (B, H) + (H,): whatever the caller's promotion settings.
         with jax.numpy_rank_promotion("allow"), jax.numpy_dtype_promotion("standard"):
-            return fn.trace(self.keys).lower().compile()
+            return fn.trace(*self.args).lower().compile()
+
+    def runner(self, compiled):
+        return lambda: compiled(*self.args)
+
+    @staticmethod
+    def converged(out):
+        return out[0]
+
+
+class _Straightforward(_Jitted):
+    """(b): :func:`straightforward_train` over the chunk's seeds."""
+
+    def program(self):
+        return lambda kd: jax.vmap(straightforward_train)(jax.random.wrap_key_data(kd))
+
+
+class _SweepProgram:
+    """rnn_jax's :class:`rnn_jax.runs.Sweep` of ``train`` in :func:`_timed_rows`' terms."""
+
+    def __init__(self, train, seeds: int, microbatch: int):
+        self.sweep = runs.Sweep(train, seeds, microbatch=microbatch)
+        self.seeds = self.sweep.chunk_size
+
+    def compile(self):
+        return self.sweep.compile()
+
+    def runner(self, compiled):
+        kd = runs.seed_keys(0, np.arange(self.seeds))
+        return lambda: self.sweep(kd)
+
+    @staticmethod
+    def converged(out):
+        return out["converged"]
 
 
 def _timed(fn):
@@ -192,43 +234,33 @@ NUMPY = "(a) NumPy seed loop"
 
 
 def sweep_timings(args: Args) -> dict[str, dict]:
-    """(b), (c) and (d): compile each cold, then again from the cache (warm), then time them
-    in turn (``_interleaved``)."""
-    calls, rows = {}, {}
-    devices = jax.devices()
-    base = _Straightforward(devices, args.seeds)
-    cold, cold_s = _timed(base.compile)
-    _, warm_s = _timed(base.compile)
-    out = jax.block_until_ready(cold(base.keys))
-    calls[BASELINE] = lambda: cold(base.keys)
-    rows[BASELINE] = {
-        "seeds": args.seeds,
-        "cold_compile_s": cold_s,
-        "warm_compile_s": warm_s,
-        "bytes_per_1000_seeds": _bytes_per_1000(cold, args.seeds),
-        "converged": int(np.sum(out[0])),
-    }
+    """(b), (c) and (d), timed by :func:`_timed_rows`."""
+    makers = {BASELINE: lambda: _Straightforward(jax.devices(), args.seeds)}
     for label, backward in SWEEPS.items():
-        sweeps = [
-            runs.Sweep(
-                make_train(TrainConfig(backward=backward)), args.seeds, microbatch=args.microbatch
-            )
-            for _ in range(2)
-        ]
-        compiled, cold_s = _timed(sweeps[0].compile)
-        _, warm_s = _timed(sweeps[1].compile)
-        sweep = sweeps[0]
-        kd = runs.seed_keys(0, np.arange(sweep.chunk_size))
-        out = sweep(kd)  # the call compiles again through the in-memory caches: warm-up
-        calls[label] = lambda sweep=sweep, kd=kd: sweep(kd)
+        train = lambda b=backward: make_train(TrainConfig(backward=b))  # noqa: E731
+        makers[label] = lambda t=train: _SweepProgram(t(), args.seeds, args.microbatch)
+    return _timed_rows(makers, args.repeats)
+
+
+def _timed_rows(makers: dict, repeats: int) -> dict[str, dict]:
+    """Each row's program (``makers[label]()``: ``compile``, ``runner``, ``converged``,
+    ``seeds``) compiled cold, then a fresh one compiled warm (only the on-disk cache can
+    help), called once to warm up, then every row called in turn (:func:`_interleaved`)."""
+    calls, rows = {}, {}
+    for label, make in makers.items():
+        program = make()
+        compiled, cold_s = _timed(program.compile)
+        _, warm_s = _timed(make().compile)
+        calls[label] = program.runner(compiled)
+        out = jax.block_until_ready(calls[label]())
         rows[label] = {
-            "seeds": sweep.chunk_size,
+            "seeds": program.seeds,
             "cold_compile_s": cold_s,
             "warm_compile_s": warm_s,
-            "bytes_per_1000_seeds": _bytes_per_1000(compiled, sweep.chunk_size),
-            "converged": int(np.sum(out["converged"])),
+            "bytes_per_1000_seeds": _bytes_per_1000(compiled, program.seeds),
+            "converged": int(np.sum(program.converged(out))),
         }
-    for label, sec in _interleaved(calls, args.repeats).items():
+    for label, sec in _interleaved(calls, repeats).items():
         rows[label]["ms_per_seed"] = 1e3 * sec / rows[label]["seeds"]
     return rows
 
@@ -318,23 +350,17 @@ def plain_recall_train(key, lr):
     return acc[-1] >= 1.0, curve, acc
 
 
-class _PlainRecall:
+class _PlainRecall(_Jitted):
     """:func:`plain_recall_train` compiled as ``jit(vmap(...))`` over a chunk of seeds, on one
-    device (as written) or with the keys sharded over ``devices``."""
+    device (as written) or with the keys sharded over ``devices``; the lr traced."""
 
     def __init__(self, devices, seeds: int):
-        keys = runs.seed_keys(0, np.arange(seeds))
-        if len(devices) > 1:
-            mesh = Mesh(np.array(devices), ("seeds",))
-            keys = jax.device_put(keys, NamedSharding(mesh, PartitionSpec("seeds")))
-        self.args = (keys, jnp.float32(RECALL["learning_rate"]))
-        self.seeds = seeds
+        super().__init__(devices, seeds, jnp.float32(RECALL["learning_rate"]))
 
-    def compile(self):
-        fn = jax.jit(lambda kd, lr: jax.vmap(plain_recall_train, in_axes=(0, None))(
-            jax.random.wrap_key_data(kd), lr))  # fmt: skip
-        with jax.numpy_rank_promotion("allow"), jax.numpy_dtype_promotion("standard"):
-            return fn.trace(*self.args).lower().compile()
+    def program(self):
+        return lambda kd, lr: jax.vmap(plain_recall_train, in_axes=(0, None))(
+            jax.random.wrap_key_data(kd), lr
+        )
 
 
 PLAIN_RECALL = "(p) plain JAX + optax, one device"
@@ -347,37 +373,17 @@ RECALL_ROWS = {
 
 
 def recall_timings(args: Args) -> dict[str, dict]:
-    """The custom task: each row compiled cold, again warm, then called in turn."""
-    calls, rows = {}, {}
+    """The custom task's rows, timed by :func:`_timed_rows`."""
+    makers = {}
     for label, (devices, backward) in RECALL_ROWS.items():
         if backward is None:
-            programs = [_PlainRecall(jax.devices()[: 1 if devices == 1 else None],
-                                     args.recall_seeds) for _ in range(2)]  # fmt: skip
+            chosen = jax.devices()[: 1 if devices == 1 else None]
+            makers[label] = lambda d=chosen: _PlainRecall(d, args.recall_seeds)
         else:
-            programs = [runs.Sweep(recall_train(backward), args.recall_seeds,
-                                   microbatch=args.microbatch) for _ in range(2)]  # fmt: skip
-        compiled, cold_s = _timed(programs[0].compile)
-        _, warm_s = _timed(programs[1].compile)
-        if backward is None:
-            call = lambda c=compiled, a=programs[0].args: c(*a)  # noqa: E731
-            seeds, converged = args.recall_seeds, lambda out: out[0]
-        else:
-            sweep = programs[0]
-            kd = runs.seed_keys(0, np.arange(sweep.chunk_size))
-            call = lambda sweep=sweep, kd=kd: sweep(kd)  # noqa: E731
-            seeds, converged = sweep.chunk_size, lambda out: out["converged"]
-        out = jax.block_until_ready(call())
-        calls[label] = call
-        rows[label] = {
-            "seeds": seeds,
-            "cold_compile_s": cold_s,
-            "warm_compile_s": warm_s,
-            "bytes_per_1000_seeds": _bytes_per_1000(compiled, seeds),
-            "converged": int(np.sum(converged(out))),
-        }
-    for label, sec in _interleaved(calls, args.repeats).items():
-        rows[label]["ms_per_seed"] = 1e3 * sec / rows[label]["seeds"]
-    return rows
+            makers[label] = lambda b=backward: _SweepProgram(
+                recall_train(b), args.recall_seeds, args.microbatch
+            )
+    return _timed_rows(makers, args.repeats)
 
 
 def _bytes_per_1000(compiled, seeds: int) -> float | None:
