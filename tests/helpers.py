@@ -102,6 +102,11 @@ jax.monitoring.register_event_listener(CompileCounter._listen_hits)
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: Seconds a test waits for a process it started before calling it hung. A guard only, never
+#: what a test checks: far above any script's time on a slow machine under load (the longest,
+#: the benchmark's tiny run, takes under a minute on a quiet 2-core machine).
+HANG_S = 1800
+
 
 def sha256_of(path) -> str:
     """The SHA-256 of a file's bytes."""
@@ -118,7 +123,7 @@ def run_worker(out, n, chunk, *extra, devices=1) -> subprocess.CompletedProcess:
         f"--xla_force_host_platform_device_count={devices}",
     )
     cmd = [sys.executable, str(ROOT / "tests" / "sweep_worker.py"), str(out), str(n), str(chunk)]
-    return subprocess.run([*cmd, *extra], env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([*cmd, *extra], env=env, capture_output=True, text=True, timeout=HANG_S)
 
 
 def worker(out, n, chunk, *extra, devices=1) -> str:

@@ -12,7 +12,7 @@ import pytest
 import rnn_jax as rj
 from rnn_jax import runs
 from rnn_jax.runs import CACHE_ENV
-from tests.helpers import ROOT
+from tests.helpers import HANG_S, ROOT
 from tests.sweep_config import TINY, TINY_FLAGS
 
 _CACHED_RUN = """
@@ -35,7 +35,7 @@ def test_a_cached_executable_gives_byte_identical_results(tmp_path):
 
     def run(arg):
         r = subprocess.run([sys.executable, "-c", _CACHED_RUN, arg], cwd=ROOT,
-                           capture_output=True, text=True, timeout=300)  # fmt: skip
+                           capture_output=True, text=True, timeout=HANG_S)  # fmt: skip
         assert r.returncode == 0, r.stderr[-2000:]
         digest, hits = r.stdout.split()
         return digest, int(hits)
@@ -65,7 +65,7 @@ def test_the_cache_folder_can_be_changed_and_turned_off_within_a_process(tmp_pat
     """JAX opens its cache once per process; a second call must still take effect."""
     a, b = tmp_path / "a", tmp_path / "b"
     r = subprocess.run([sys.executable, "-c", _SWITCHED_CACHE, str(a), str(b)], cwd=ROOT,
-                       capture_output=True, text=True, timeout=300)  # fmt: skip
+                       capture_output=True, text=True, timeout=HANG_S)  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
     entries = lambda folder: sorted(p.name for p in folder.glob("jit__lambda-*"))  # noqa: E731
     assert len(entries(a)) == 1 and len(entries(b)) == 1, (entries(a), entries(b))
@@ -114,7 +114,7 @@ print(digest, compiles.names.count("local"))
 
 def _rerun(folder, hidden=3):
     r = subprocess.run([sys.executable, "-c", _RERUN, str(folder), str(hidden)], cwd=ROOT,
-                       capture_output=True, text=True, timeout=300,
+                       capture_output=True, text=True, timeout=HANG_S,
                        env=dict(os.environ, PYTHONPATH=str(ROOT)))  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
     digest, compiled = r.stdout.split()
@@ -171,9 +171,9 @@ def test_an_unusable_default_cache_location_turns_the_cache_off_with_a_warning(t
     env["MPLCONFIGDIR"] = str(tmp_path)  # matplotlib would complain about that cache home too
     cmd = [sys.executable, str(ROOT / "experiments" / "convergence_sweep.py"), *TINY_FLAGS,
            "--seeds", "4", "--no-progress", "--out", str(tmp_path / "run")]  # fmt: skip
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=HANG_S)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stderr.startswith("warning: the compilation cache is off:"), r.stderr
     r = subprocess.run([*cmd[:-1], str(tmp_path / "r2"), "--cache-dir", str(tmp_path / "home")],
-                       env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+                       env=env, capture_output=True, text=True, timeout=HANG_S)  # fmt: skip
     assert r.returncode == 2 and "--cache-dir" in r.stderr and "is not a folder" in r.stderr

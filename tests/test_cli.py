@@ -9,7 +9,7 @@ import pytest
 
 from rnn_jax.runs import TABLE, Processes, cli, files
 from tests.conftest import N_REFERENCE
-from tests.helpers import ROOT, run_worker, worker
+from tests.helpers import HANG_S, ROOT, run_worker, worker
 
 
 def _last_line(stderr: str) -> str:
@@ -58,7 +58,7 @@ def test_an_interrupt_while_xla_compiles_exits_at_once(tmp_path):
         "cli.script(main)\n"
     )
     r = subprocess.run([sys.executable, "-c", code, str(out)], env=env, cwd=ROOT,
-                       capture_output=True, text=True, timeout=300)  # fmt: skip
+                       capture_output=True, text=True, timeout=HANG_S)  # fmt: skip
     assert r.returncode == 130, r.stderr[-2000:]
     assert _last_line(r.stderr) == (
         f"interrupted (SIGINT): 0 seeds saved in {out}; rerun the same command to continue"

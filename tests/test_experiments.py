@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from rnn_jax.runs import TABLE, files
+from tests.helpers import HANG_S
 from tests.sweep_config import TINY_FLAGS
 
 #: End-to-end: scripts or several processes (deselect with -m 'not slow').
@@ -102,7 +103,7 @@ def test_help(script):
         [sys.executable, str(ROOT / "experiments" / f"{script}.py"), "--help"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_S,
     )
     assert r.returncode == 0 and "--out" in r.stdout
 
@@ -281,7 +282,7 @@ def test_study_and_convergence_sweep_write_the_same_table(tmp_path):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=HANG_S,
     )
     s = run("experiments/study.py", "--skip-reproductions", "--optimizers", "adam", "--seeds",
             "64", "--out", str(tmp_path / "study"))  # fmt: skip
@@ -342,7 +343,7 @@ def test_cli_bad_input_exits_2_with_one_line(script, argv, match, tmp_path):
         [sys.executable, str(ROOT / "experiments" / f"{script}.py"), *argv],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_S,
     )
     assert r.returncode == 2, r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
@@ -365,7 +366,7 @@ def _json_sweep(tmp_path, *extra):
         str(tmp_path),
         *extra,
     ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=HANG_S)
 
 
 def test_cli_damaged_folders_and_other_studies_are_one_line_errors(tmp_path):
@@ -383,7 +384,7 @@ def test_cli_damaged_folders_and_other_studies_are_one_line_errors(tmp_path):
     (run / "config.json").write_bytes(before["config.json"])
 
     study = [sys.executable, str(ROOT / "experiments" / "study.py"), "--out", str(run)]
-    r = subprocess.run(study, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(study, capture_output=True, text=True, timeout=HANG_S)
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert "holds another kind of run (sweep, not study)" in r.stderr, r.stderr
     assert "--overwrite" in r.stderr, r.stderr
@@ -422,7 +423,7 @@ def test_a_study_rerun_trains_only_what_is_new(tmp_path):
     study = [sys.executable, str(ROOT / "experiments" / "study.py"), "--skip-reproductions",
              "--seeds", "64", "--out", str(tmp_path)]  # fmt: skip
     run = lambda *opts: subprocess.run(  # noqa: E731
-        [*study, "--optimizers", *opts], capture_output=True, text=True, timeout=600
+        [*study, "--optimizers", *opts], capture_output=True, text=True, timeout=HANG_S
     )
     r = run("adam", "sgd")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -466,7 +467,7 @@ def signum(hp):
 def _in(folder, *argv):
     cmd = [sys.executable, str(ROOT / "experiments" / "convergence_sweep.py"), *argv]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=HANG_S)
 
 
 def test_your_own_task_and_optimizer_from_the_command_line(tmp_path):
@@ -533,7 +534,7 @@ def test_import_strings_that_fail_are_one_line(tmp_path, argv, match):
 def test_help_speaks_shell_and_every_flag_has_help(script):
     env = {**os.environ, "COLUMNS": "100"}
     r = subprocess.run([sys.executable, str(ROOT / "experiments" / f"{script}.py"), "--help"],
-                       capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+                       capture_output=True, text=True, timeout=HANG_S, env=env)  # fmt: skip
     assert r.returncode == 0, r.stderr
     text = r.stdout
     for python_only in (":class:", ":func:", ":data:", ":mod:", "``", "(default: )", "None)"):
@@ -555,7 +556,7 @@ def test_refusals_come_before_any_work(tmp_path, script, argv, match):
     r = subprocess.run([sys.executable, str(ROOT / "experiments" / f"{script}.py"), *argv,
                         "--out" if script == "study" else "--skip-cells",
                         *([str(tmp_path / "o")] if script == "study" else [])],
-                       capture_output=True, text=True, timeout=120)  # fmt: skip
+                       capture_output=True, text=True, timeout=HANG_S)  # fmt: skip
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert match.replace("{tmp}", str(tmp_path)) in r.stderr, r.stderr
     assert not (tmp_path / "o").exists()

@@ -13,7 +13,7 @@ import pytest
 
 from rnn_jax.runs import CURVES, TABLE
 from tests.conftest import N_REFERENCE
-from tests.helpers import ROOT, sha256_of, worker
+from tests.helpers import HANG_S, ROOT, sha256_of, worker
 from tests.sweep_config import TINY_FLAGS
 
 #: End-to-end: scripts or several processes (deselect with -m 'not slow').
@@ -48,7 +48,7 @@ def _processes(
     return procs
 
 
-def _finish(procs, timeout=120):
+def _finish(procs, timeout=HANG_S):
     return [(p.wait(timeout), *p.communicate()) for p in procs]
 
 
@@ -212,7 +212,7 @@ def test_a_native_abort_under_the_supervisor_is_one_line(tmp_path):
     child.write_text(_NATIVE_ABORT)
     code = "import sys; from rnn_jax._src.runs.supervisor import supervise; "
     code += f"raise SystemExit(supervise([{str(child)!r}]))"
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG_S,
                        env=dict(os.environ, PYTHONPATH=str(ROOT)))  # fmt: skip
     assert r.returncode == 3, r.stderr
     first, last = r.stderr.strip().splitlines()

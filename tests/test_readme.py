@@ -13,6 +13,7 @@ import pytest
 
 from conftest import TEST_XLA_FLAGS
 from rnn_jax import runs, stats
+from tests.helpers import HANG_S
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -27,7 +28,7 @@ def _run(code: str, tmp_path) -> subprocess.CompletedProcess:
     flags = os.environ.get("XLA_FLAGS", "").replace(TEST_XLA_FLAGS, "").strip()
     env = {**os.environ, "XLA_FLAGS": flags}
     return subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=600, cwd=tmp_path, env=env)  # fmt: skip
+                          timeout=HANG_S, cwd=tmp_path, env=env)  # fmt: skip
 
 
 def test_the_readme_is_a_short_guide():
