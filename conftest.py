@@ -34,14 +34,20 @@ from _pytest.doctest import DoctestItem  # noqa: E402
 
 from rnn_jax.runs import CACHE_ENV, use_compilation_cache  # noqa: E402
 
-_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
-_CACHE = Path(tempfile.gettempdir()) / f"rnn_jax-test-cache-{_RUN}"
+#: The variable naming the test run's cache folder: set by the process that creates the folder
+#: (pytest's controller, or the only process of a run without workers), inherited by the
+#: workers it starts and the scripts they start; only its creator removes the folder.
+_SHARED_CACHE = "RNN_JAX_TEST_CACHE"
+_OWNER = _SHARED_CACHE not in os.environ
+if _OWNER:
+    os.environ[_SHARED_CACHE] = tempfile.mkdtemp(prefix="rnn_jax-test-cache-")
+_CACHE = Path(os.environ[_SHARED_CACHE])
 os.environ[CACHE_ENV] = str(_CACHE)
 use_compilation_cache(_CACHE)
 
 
 def pytest_unconfigure(config):
-    if not hasattr(config, "workerinput"):  # the controller (or a run without workers)
+    if _OWNER:
         shutil.rmtree(_CACHE, ignore_errors=True)
 
 

@@ -440,14 +440,17 @@ def main(argv=None, context=None) -> dict:
         flush=True,
     )
     rows = {NUMPY: {"ms_per_seed": np_ms, "seeds": 1}}
-    # Cold compiles need an empty persistent cache, warm ones a filled one: a fresh folder.
+    # Cold compiles need an empty persistent cache, warm ones a filled one: a fresh folder;
+    # afterwards the cache is as the caller had it (a test process shares one with others).
+    on = jax.config.jax_enable_compilation_cache
+    before = jax.config.jax_compilation_cache_dir if on else None
     with tempfile.TemporaryDirectory(prefix="rnn_jax_bench_cache_") as cache:
         runs.use_compilation_cache(cache)
         try:
             rows.update(sweep_timings(args))
             recall = {} if args.skip_recall else recall_timings(args)
         finally:
-            runs.use_compilation_cache(None)
+            runs.use_compilation_cache(before)
     base_ms = rows[BASELINE]["ms_per_seed"]
     print(
         "\n| seed-002 training | ms / seed | vs NumPy (a) | vs straightforward JAX (b) | "

@@ -40,17 +40,23 @@ def test_interrupts_at_any_moment_exit_cleanly_and_resume_gives_the_same_table(r
 
 @pytest.mark.slow
 def test_an_interrupt_while_xla_compiles_exits_at_once(tmp_path):
-    """SIGINT sent just before the first compile (no compilation cache, so the main thread is
-    inside XLA when the signal is handled) ends the run with one line, nothing saved."""
+    """SIGINT sent as the first program after the folder opened leaves JAX's lowering for XLA
+    (from a listener on JAX's lowering event, registered by the run's ``on_start`` hook; no
+    compilation cache, so XLA then compiles for seconds while the signal is handled) ends the
+    run with one line, nothing saved."""
     out = tmp_path / "compiling"
     env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
     code = (
         "import os, signal, sys\n"
+        "import jax.monitoring\n"
         "from rnn_jax import make_train\n"
         "from rnn_jax.runs import cli, run_sweep, use_compilation_cache\n"
         "from tests.sweep_config import TINY\n"
         "use_compilation_cache(None)\n"
-        "hook = lambda saved: os.kill(os.getpid(), signal.SIGINT)\n"
+        "def lowered(event, duration, **kwargs):\n"
+        "    if event == '/jax/core/compile/jaxpr_to_mlir_module_duration':\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "hook = lambda saved: jax.monitoring.register_event_duration_secs_listener(lowered)\n"
         "main = lambda argv, context: run_sweep(\n"
         "    make_train(TINY), 64, chunk_size=8, microbatch=4, out_dir=argv[0], progress=False,\n"
         "    on_start=hook, processes=context.processes)\n"

@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from rnn_jax.runs import TABLE, files
+from rnn_jax.runs import CACHE_ENV, TABLE, files
 from tests.helpers import HANG_S
 from tests.sweep_config import TINY_FLAGS
 
@@ -145,6 +145,9 @@ def test_benchmark_tiny_run_writes_its_table(tmp_path):
     bench = _load("benchmark")
     with jax.numpy_dtype_promotion("standard"):  # optax.adam: b ** count (float ** int)
         result = bench.main([*flags, *cells, "--json", str(out)])
+    # its cold/warm cache was its own: the process's shared cache is on again afterwards
+    assert jax.config.jax_enable_compilation_cache
+    assert jax.config.jax_compilation_cache_dir == os.environ[CACHE_ENV]
     saved = json.loads(out.read_text())
     assert saved["sweep"].keys() == result["sweep"].keys()
     assert len(saved["sweep"]) == 4 and len(saved["cells"]) == 1
@@ -270,7 +273,8 @@ def test_importing_the_scripts_changes_no_global_jax_state():
         "after = (jax.config.jax_enable_x64, jax.config.jax_numpy_dtype_promotion)\n"
         "print(before == after, after)"
     )
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       timeout=HANG_S)  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.startswith("True (False,") and "standard" in r.stdout, r.stdout
 

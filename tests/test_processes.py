@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import jax
@@ -29,7 +30,7 @@ def _free_port() -> int:
 
 
 def _processes(
-    out, n, chunk, *extra, count=2, ids=None, port=None, counts=None, per_process=None, join=30
+    out, n, chunk, *extra, count=2, ids=None, port=None, counts=None, per_process=None, join=120
 ):
     """Starts ``count`` workers joined by jax.distributed on localhost; returns the Popens.
     ``per_process`` maps a process index to more flags for it alone."""
@@ -48,8 +49,31 @@ def _processes(
     return procs
 
 
-def _finish(procs, timeout=HANG_S):
-    return [(p.wait(timeout), *p.communicate()) for p in procs]
+def _finish(procs):
+    """Each process's exit status, stdout and stderr, read while it runs (a full pipe cannot
+    block it)."""
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=HANG_S)
+        results.append((p.returncode, out, err))
+    return results
+
+
+def _open_when_paused(fifo, proc):
+    """``fifo`` opened for writing, which returns once ``proc`` waits at its pause (it opens the
+    reading end); if ``proc`` ends first, a thread waiting on it opens the reading end so that
+    this fails instead of blocking for ever."""
+
+    def unblock():
+        proc.wait()
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+
+    threading.Thread(target=unblock, daemon=True).start()
+    release = open(fifo, "w")
+    if proc.poll() is not None:
+        release.close()
+        raise AssertionError(f"process 0 ended before its pause: {proc.communicate()[1][-2000:]}")
+    return release
 
 
 def _error_lines(stderr: str) -> list[str]:
@@ -124,7 +148,8 @@ def test_use_cpu_cores_exposes_devices_only_before_jax_starts():
         "print(first, n, again)"
     )
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=HANG_S)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["True", "3", "False"]
 
@@ -187,7 +212,7 @@ def test_a_stray_process_of_another_run_cannot_harm_a_running_one(reference, tmp
     procs = _processes(
         out, N_REFERENCE, 8, port=port, per_process={0: ["--pause-at", "8", str(fifo)]}
     )
-    with open(fifo, "w") as release:  # returns once process 0 waits at the pause, mid-run
+    with _open_when_paused(fifo, procs[0]) as release:  # process 0 waits there, mid-run
         stray = _processes(tmp_path / "other", 8, 8, ids=[1], port=port, join=2)
         ((rc, _, err),) = _finish(stray)
         assert rc == 2 and "no run is waiting" in err, err[-2000:]
