@@ -30,14 +30,15 @@ def _free_port() -> int:
 
 
 def _processes(
-    out, n, chunk, *extra, count=2, ids=None, port=None, counts=None, per_process=None, join=120
+    out, n, chunk, *extra, count=2, ids=None, port=None, counts=None, per_process=None, join=None
 ):
     """Starts ``count`` workers joined by jax.distributed on localhost; returns the Popens.
     ``per_process`` maps a process index to more flags for it alone."""
     port = port or _free_port()
     flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=1"
     env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu", XLA_FLAGS=flags)
-    env["JOIN_TIMEOUT"] = str(join)
+    if join is not None:  # otherwise the worker's own generous limit
+        env["JOIN_TIMEOUT"] = str(join)
     procs = []
     for i in ids if ids is not None else range(count):
         c = counts[i] if counts else count
