@@ -69,7 +69,7 @@ class RunFolder:
 
     Example:
       >>> import tempfile, rnn_jax.runs as runs
-      >>> with runs.RunFolder(tempfile.mkdtemp(), {"kind": "demo"}) as folder:
+      >>> with tempfile.TemporaryDirectory() as d, runs.RunFolder(d, {"kind": "demo"}) as folder:
       ...     folder.commit({"numbers.csv": b"x\\n1\\n"}, seeds=1)
       ...     folder.seeds
       1

@@ -308,9 +308,9 @@ def load_sweep(path, train=None) -> SweepResult:
     Example:
       >>> import tempfile, rnn_jax as rj, rnn_jax.runs as runs
       >>> train = rj.make_train(rj.TrainConfig(n_train=200, epochs=2, eval_every=4, bits=3))
-      >>> out = tempfile.mkdtemp()
-      >>> _ = runs.run_sweep(train, 8, out_dir=out, progress=False, microbatch=8)
-      >>> runs.load_sweep(out, train).summary["seeds"]
+      >>> with tempfile.TemporaryDirectory() as out:
+      ...     _ = runs.run_sweep(train, 8, out_dir=out, progress=False, microbatch=8)
+      ...     runs.load_sweep(out, train).summary["seeds"]
       8
     """
     if not isinstance(path, RunFolder):
